@@ -1,0 +1,135 @@
+"""Tables the matcher writes (schemas owned here; the matcher writes them with bulk SQL).
+
+Unlike the original's `_0`…`_99` shards, each history kind is one table whose indexes
+serve the same queries (../shared/spec/readhistory.md §2). Ids are deterministic — assigned
+by the matcher core from its counters — so a replay after a crash re-inserts what may be
+missing and doubles nothing (insert-ignore on the primary key). Decimal columns are
+DECIMAL(50,20): every precision the configuration allows is kept exactly.
+"""
+from django.db import models
+
+
+def amount_field():
+    return models.DecimalField(max_digits=50, decimal_places=20)
+
+
+class BalanceHistory(models.Model):
+    """One row per balance change (deposit/withdraw/trade/fee)."""
+
+    id = models.PositiveBigIntegerField(primary_key=True)  # the BalanceEvent's seq
+    time = models.FloatField()
+    user_id = models.PositiveIntegerField()
+    asset = models.CharField(max_length=30)
+    business = models.CharField(max_length=30)
+    change = amount_field()
+    balance = amount_field()  # the asset's total (available + freeze) right after the change
+    detail = models.TextField()
+
+    class Meta:
+        db_table = "balance_history"
+        indexes = [
+            models.Index(fields=["user_id", "asset", "business", "id"], name="bh_user_asset_business"),
+            models.Index(fields=["user_id", "business", "id"], name="bh_user_business"),
+            models.Index(fields=["user_id", "time"], name="bh_user_time"),
+        ]
+
+
+class OrderHistory(models.Model):
+    """Finished orders (those that traded, and every market order); id = order id."""
+
+    id = models.PositiveBigIntegerField(primary_key=True)
+    create_time = models.FloatField()
+    finish_time = models.FloatField()
+    user_id = models.PositiveIntegerField()
+    market = models.CharField(max_length=30)
+    source = models.CharField(max_length=30)
+    t = models.PositiveSmallIntegerField()  # order type: 1 limit, 2 market
+    side = models.PositiveSmallIntegerField()  # 1 ask, 2 bid
+    price = amount_field()
+    amount = amount_field()
+    taker_fee = amount_field()
+    maker_fee = amount_field()
+    deal_stock = amount_field()
+    deal_money = amount_field()
+    deal_fee = amount_field()
+    client_order_id = models.CharField(max_length=36, blank=True, default="")
+
+    class Meta:
+        db_table = "order_history"
+        indexes = [
+            models.Index(fields=["user_id", "market", "id"], name="oh_user_market"),
+            models.Index(fields=["user_id", "market", "side", "id"], name="oh_user_market_side"),
+            models.Index(fields=["user_id", "market", "create_time"], name="oh_user_market_ctime"),
+        ]
+
+
+class DealHistory(models.Model):
+    """One row per order per deal (two per deal). Serves both `order.deals` (by order id)
+    and `market.user_deals` (by user and market) — the original's deal_history and
+    user_deal_history hold the same rows under two shard keys."""
+
+    id = models.PositiveBigIntegerField(primary_key=True)  # deal_id * 2 (ask row) / deal_id * 2 + 1 (bid row)
+    time = models.FloatField()
+    user_id = models.PositiveIntegerField()
+    market = models.CharField(max_length=30)
+    deal_id = models.PositiveBigIntegerField()
+    order_id = models.PositiveBigIntegerField()
+    deal_order_id = models.PositiveBigIntegerField()
+    side = models.PositiveSmallIntegerField()  # this order's side
+    role = models.PositiveSmallIntegerField()  # 1 maker, 2 taker
+    price = amount_field()
+    amount = amount_field()
+    deal = amount_field()
+    fee = amount_field()  # own fee, in the asset received
+    deal_fee = amount_field()  # counterparty's fee
+
+    class Meta:
+        db_table = "deal_history"
+        indexes = [
+            models.Index(fields=["order_id", "id"], name="dh_order"),
+            models.Index(fields=["user_id", "market", "id"], name="dh_user_market"),
+        ]
+
+
+class OperationLog(models.Model):
+    """Every successful mutating command, in order, with consecutive ids. Replayed at start
+    after the newest snapshot; pruned behind the snapshots."""
+
+    id = models.PositiveBigIntegerField(primary_key=True)  # oper_id, consecutive
+    time_us = models.BigIntegerField()  # accepted time, µs
+    method = models.CharField(max_length=32)
+    params = models.TextField()  # normalised params, JSON
+
+    class Meta:
+        db_table = "operation_log"
+
+
+class Snapshot(models.Model):
+    """A point-in-time copy of the matcher state: valid only once `complete`."""
+
+    id = models.BigAutoField(primary_key=True)
+    time_us = models.BigIntegerField()
+    end_oper_id = models.PositiveBigIntegerField()
+    end_order_id = models.PositiveBigIntegerField()
+    end_deal_id = models.PositiveBigIntegerField()
+    end_event_seq = models.PositiveBigIntegerField(default=0)
+    checksum = models.CharField(max_length=64)  # sha256 of the concatenated chunks
+    size = models.PositiveBigIntegerField(default=0)
+    complete = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "snapshot"
+        indexes = [models.Index(fields=["complete", "end_oper_id"], name="snapshot_complete")]
+
+
+class SnapshotChunk(models.Model):
+    """The snapshot body, compressed and split to stay under max_allowed_packet."""
+
+    snapshot = models.ForeignKey(Snapshot, on_delete=models.CASCADE, related_name="chunks")
+    seq = models.PositiveIntegerField()
+    data = models.BinaryField()
+
+    class Meta:
+        db_table = "snapshot_chunk"
+        constraints = [models.UniqueConstraint(fields=["snapshot", "seq"], name="snapshot_chunk_seq")]

@@ -1,0 +1,164 @@
+"""One settings module for every process. All configuration comes from environment
+variables (see README "Environment"); defaults are safe for a local checkout."""
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+env = environ.Env()
+RUN_DIR = Path(env.str("RUN_DIR", default=str(BASE_DIR / ".run")))  # state of the embedded dev services
+
+EXCHANGE_ENV = env.str("EXCHANGE_ENV", default="development")  # development | production
+PRODUCTION = EXCHANGE_ENV == "production"
+
+DEBUG = env.bool("DEBUG", default=not PRODUCTION)
+if PRODUCTION and DEBUG:
+    raise environ.ImproperlyConfigured("DEBUG must be off when EXCHANGE_ENV=production")
+if PRODUCTION:
+    SECRET_KEY = env.str("SECRET_KEY")  # required: fails loudly when missing
+else:
+    SECRET_KEY = env.str("SECRET_KEY", default="dev-only-insecure-secret-key-change-me-0123456789")
+
+PORT = env.int("PORT", default=8000)
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[] if PRODUCTION else ["127.0.0.1", "localhost", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "channels",
+    "apps.markets",
+    "apps.history",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "exchange_site.urls"
+ASGI_APPLICATION = "exchange_site.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- databases -------------------------------------------------------------------------
+# DATABASE_URL: mysql://user:pass@host:3306/name in production and tests; the embedded
+# default is a SQLite file in WAL mode.
+DATABASES = {
+    "default": env.db_url("DATABASE_URL", default=f"sqlite:///{RUN_DIR / 'db.sqlite3'}"),
+}
+# History reads may go to a replica (apps.history.routers); defaults to the main database.
+if env.str("HISTORY_DATABASE_URL", default=""):
+    DATABASES["history"] = env.db_url("HISTORY_DATABASE_URL")
+    DATABASES["history"]["TEST"] = {"MIRROR": "default"}
+DATABASE_ROUTERS = ["apps.history.routers.HistoryRouter"]
+
+
+def _tune_database(db):
+    if db["ENGINE"] == "django.db.backends.mysql":
+        db.setdefault("OPTIONS", {}).update(
+            {"charset": "utf8mb4", "init_command": "SET sql_mode='STRICT_TRANS_TABLES', time_zone='+00:00'"}
+        )
+        db.setdefault("TEST", {}).update({"CHARSET": "utf8mb4", "COLLATION": "utf8mb4_unicode_ci"})
+    elif db["ENGINE"] == "django.db.backends.sqlite3":
+        db.setdefault("OPTIONS", {}).update(
+            {"init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", "transaction_mode": "IMMEDIATE"}
+        )
+
+
+for _db in DATABASES.values():
+    _tune_database(_db)
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+# --- services --------------------------------------------------------------------------
+REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+KAFKA_BOOTSTRAP = env.str("KAFKA_BOOTSTRAP", default="127.0.0.1:9092")
+# The matcher's RPC address (loopback by default; it trusts whoever can connect).
+MATCHER_RPC_HOST = env.str("MATCHER_RPC_HOST", default="127.0.0.1")
+MATCHER_RPC_PORT = env.int("MATCHER_RPC_PORT", default=7316)
+
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        # redis-py 8 has a 5 s socket timeout that kills idle websocket receives.
+        "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": None}], "capacity": 1500, "expiry": 10},
+    }
+}
+
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
+CELERY_TIMEZONE = "UTC"
+
+# --- APIs ------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Exchange platform REST v1",
+    "DESCRIPTION": "Authenticated REST API for frontends. The ViaBTC JSON-RPC interface is at POST /.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+# --- logging: one line per record, for every process (web, matcher, workers) -----------
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+LOG_FORMAT = env.str("LOG_FORMAT", default="json")  # json | console
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "structured": {
+            "()": "exchange_site.logging.one_line_formatter",
+            "fmt": LOG_FORMAT,
+        },
+    },
+    "handlers": {
+        "stderr": {"class": "logging.StreamHandler", "formatter": "structured"},
+    },
+    "root": {"handlers": ["stderr"], "level": LOG_LEVEL},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        "daphne": {"level": "WARNING"},
+    },
+}
