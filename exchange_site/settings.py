@@ -35,6 +35,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "channels",
     "apps.markets",
+    "apps.accounts",
+    "apps.trading",
     "apps.history",
 ]
 
