@@ -1,0 +1,9 @@
+"""Matcher core: pure, deterministic matching engine (see docs/matcher-core.md)."""
+from .engine import ASK, BID, CmdError, Engine, Outcome
+from .events import BalanceEvent, DealEvent, OrderEvent, order_dict
+from .numbers import CTX, ParamError, fmt, raw
+
+__all__ = [
+    "ASK", "BID", "BalanceEvent", "CTX", "CmdError", "DealEvent", "Engine", "OrderEvent",
+    "Outcome", "ParamError", "fmt", "order_dict", "raw",
+]

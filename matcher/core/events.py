@@ -1,0 +1,191 @@
+"""Events emitted by the matcher core (docs/matcher-core.md "Events").
+
+Every event carries ``seq`` from the engine-wide ``event_seq`` counter. Decimal fields
+are :class:`decimal.Decimal`; sinks format them. ``OrderEvent.order`` and
+``BalanceEvent.detail`` are built lazily from an immutable snapshot the first time they
+are read (keeps the matching loop cheap); they are plain dicts once built.
+"""
+from __future__ import annotations
+
+from .numbers import fmt, raw
+
+
+def order_dict(s: tuple) -> dict:
+    """Order object (http-jsonrpc.md §3) from an order snapshot tuple
+    (id, market, source, type, side, user, ctime_us, mtime_us, price, amount,
+    taker_fee, maker_fee, left, deal_stock, deal_money, deal_fee, client_order_id)."""
+    d = {
+        "id": s[0],
+        "market": s[1],
+        "source": s[2],
+        "type": s[3],
+        "side": s[4],
+        "user": s[5],
+        "ctime": s[6] / 1e6,
+        "mtime": s[7] / 1e6,
+        "price": fmt(s[8]),
+        "amount": fmt(s[9]),
+        "taker_fee": fmt(s[10]),
+        "maker_fee": fmt(s[11]),
+        "left": fmt(s[12]),
+        "deal_stock": fmt(s[13]),
+        "deal_money": fmt(s[14]),
+        "deal_fee": fmt(s[15]),
+    }
+    if s[16] is not None:
+        d["client_order_id"] = s[16]
+    return d
+
+
+class DealEvent:
+    """One fill. ``ask_fee`` is in money (paid by the ask party), ``bid_fee`` in stock;
+    roles 1 maker / 2 taker; ``taker_side`` 1 = taker sold, 2 = taker bought."""
+
+    __slots__ = (
+        "seq", "time_us", "market", "stock", "money", "deal_id", "price", "amount",
+        "deal", "taker_side", "ask_order_id", "bid_order_id", "ask_user_id",
+        "bid_user_id", "ask_fee", "bid_fee", "ask_role", "bid_role",
+    )
+
+    def __init__(self, seq, time_us, market, stock, money, deal_id, price, amount, deal,
+                 taker_side, ask_order_id, bid_order_id, ask_user_id, bid_user_id,
+                 ask_fee, bid_fee, ask_role, bid_role):
+        self.seq = seq
+        self.time_us = time_us
+        self.market = market
+        self.stock = stock
+        self.money = money
+        self.deal_id = deal_id
+        self.price = price
+        self.amount = amount
+        self.deal = deal
+        self.taker_side = taker_side
+        self.ask_order_id = ask_order_id
+        self.bid_order_id = bid_order_id
+        self.ask_user_id = ask_user_id
+        self.bid_user_id = bid_user_id
+        self.ask_fee = ask_fee
+        self.bid_fee = bid_fee
+        self.ask_role = ask_role
+        self.bid_role = bid_role
+
+    def kafka_payload(self) -> list:
+        """The `deals` topic array (matching.md §7), raw decimal strings."""
+        return [
+            self.time_us / 1e6, self.market, self.ask_order_id, self.bid_order_id,
+            self.ask_user_id, self.bid_user_id, raw(self.price), raw(self.amount),
+            raw(self.ask_fee), raw(self.bid_fee), self.taker_side, self.deal_id,
+            self.stock, self.money,
+        ]
+
+    def to_dict(self) -> dict:
+        d = {k: getattr(self, k) for k in self.__slots__}
+        for k in ("price", "amount", "deal", "ask_fee", "bid_fee"):
+            d[k] = raw(d[k])
+        d["type"] = "deal"
+        return d
+
+    def __repr__(self):
+        return f"DealEvent({self.to_dict()!r})"
+
+
+class OrderEvent:
+    """kind 1 put, 2 update, 3 finish; ``order`` is the order object dict."""
+
+    __slots__ = ("seq", "time_us", "kind", "_snap", "_order", "stock", "money", "to_history")
+
+    def __init__(self, seq, time_us, kind, snap, stock, money, to_history):
+        self.seq = seq
+        self.time_us = time_us
+        self.kind = kind
+        self._snap = snap
+        self._order = None
+        self.stock = stock
+        self.money = money
+        self.to_history = to_history
+
+    @property
+    def order(self) -> dict:
+        o = self._order
+        if o is None:
+            o = self._order = order_dict(self._snap)
+        return o
+
+    @property
+    def order_id(self) -> int:
+        return self._snap[0]
+
+    @property
+    def user_id(self) -> int:
+        return self._snap[5]
+
+    @property
+    def market(self) -> str:
+        return self._snap[1]
+
+    def kafka_payload(self) -> dict:
+        """The `orders` topic object (matching.md §7)."""
+        return {"event": self.kind, "order": self.order, "stock": self.stock, "money": self.money}
+
+    def to_dict(self) -> dict:
+        return {
+            "type": "order", "seq": self.seq, "time_us": self.time_us, "kind": self.kind,
+            "order": self.order, "stock": self.stock, "money": self.money,
+            "to_history": self.to_history,
+        }
+
+    def __repr__(self):
+        return f"OrderEvent({self.to_dict()!r})"
+
+
+class BalanceEvent:
+    """One balance-history row: ``balance`` = the asset's total (available + freeze)
+    of that user right after the row. ``detail`` for trade rows is
+    {"a": amount, "i": own order id, "m": market, "p": price} (+ "f": fee rate on fee
+    rows; the fee-account credit row (business ``fee``) also has "u": payer user id)."""
+
+    __slots__ = ("seq", "time_us", "user_id", "asset", "business", "change", "balance",
+                 "_detail", "_trade")
+
+    def __init__(self, seq, time_us, user_id, asset, business, change, balance,
+                 detail=None, trade=None):
+        self.seq = seq
+        self.time_us = time_us
+        self.user_id = user_id
+        self.asset = asset
+        self.business = business
+        self.change = change
+        self.balance = balance
+        self._detail = detail
+        self._trade = trade
+
+    @property
+    def detail(self) -> dict:
+        d = self._detail
+        if d is None:
+            # trade = (amount, order_id, market, price, fee_rate|None, payer|None)
+            a, i, m, p, f, u = self._trade
+            d = {"a": raw(a)}
+            if f is not None:
+                d["f"] = raw(f)
+            d["i"] = i
+            d["m"] = m
+            d["p"] = raw(p)
+            if u is not None:
+                d["u"] = u
+            self._detail = d
+        return d
+
+    def kafka_payload(self) -> list:
+        """The `balances` topic array (only for business other than trade/fee)."""
+        return [self.time_us / 1e6, self.user_id, self.asset, self.business, raw(self.change)]
+
+    def to_dict(self) -> dict:
+        return {
+            "type": "balance", "seq": self.seq, "time_us": self.time_us,
+            "user_id": self.user_id, "asset": self.asset, "business": self.business,
+            "change": raw(self.change), "balance": raw(self.balance), "detail": self.detail,
+        }
+
+    def __repr__(self):
+        return f"BalanceEvent({self.to_dict()!r})"
