@@ -1,0 +1,413 @@
+"""Client of the matcher's RPC server (matcher/server.py) for the access layer.
+
+Async use (ASGI code, one client per event loop)::
+
+    client = get_client()                      # settings MATCHER_RPC_HOST/PORT/TIMEOUT
+    result = await client.call("balance.query", [1])       # raises RpcError
+    reply = await client.request("order.put_limit", [...]) # {"error": ..., "result": ...}
+
+Sync use (Django views, management commands, Celery tasks)::
+
+    from apps.trading.client import call_sync, request_sync
+    result = call_sync("balance.query", [1])
+
+Errors (all ``RpcError`` from apps.trading.errors):
+
+- ``call`` raises ``RpcError(code, message, data)`` for an application error of the
+  matcher (code 1, 10, 11, …); ``request`` returns the envelope instead.
+- ``MatcherTimeout`` (code 5 ``service timeout``): no reply within ``timeout`` seconds,
+  or the connection broke while the request was in flight. **The command may still have
+  been applied**: retry an order with the same ``client_order_id`` (or a deposit with the
+  same ``business_id``) — the matcher refuses the duplicate, so a retry is safe.
+- ``MatcherUnavailable`` (code 3 ``service unavailable``, data ``{"reason": "matcher not
+  connected"}``): no connection to the matcher could be made; the request was **not**
+  sent. The JSON-RPC endpoint answers this with HTTP 500 and an empty body (spec).
+
+Transport: a small pool of persistent TCP connections; requests go round-robin over
+them and are pipelined (many in flight on one connection, matched by id); writes made in
+one event-loop iteration are coalesced into one ``write``. A broken connection is
+replaced on the next request (reconnect with a short back-off; while it is down requests
+fail fast with ``MatcherUnavailable``).
+"""
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import socket
+import struct
+import threading
+import time
+import weakref
+
+import orjson
+
+from apps.trading.errors import SERVICE_TIMEOUT, SERVICE_UNAVAILABLE, RpcError
+
+logger = logging.getLogger("apps.trading.client")
+
+_HEADER = struct.Struct(">I")
+_pack_header = _HEADER.pack
+_unpack_header = _HEADER.unpack_from
+_dumps = orjson.dumps
+_loads = orjson.loads
+
+#: largest reply frame accepted
+MAX_REPLY_FRAME = 64 * 1024 * 1024
+_ID_WRAP = 2**63 - 1
+
+
+class MatcherTimeout(RpcError):
+    """No reply in time (or the connection broke with the request in flight): the command
+    may or may not have been applied."""
+
+    def __init__(self, reason: str = "no reply within the timeout"):
+        super().__init__(SERVICE_TIMEOUT)
+        self.reason = reason
+
+
+class MatcherUnavailable(RpcError):
+    """No connection to the matcher: the request was not sent."""
+
+    def __init__(self, reason: str = "matcher not connected"):
+        super().__init__(SERVICE_UNAVAILABLE, data={"reason": reason})
+
+
+def _error_from_reply(error: dict) -> RpcError:
+    if isinstance(error, dict):
+        return RpcError(int(error.get("code", 2)), error.get("message"), error.get("data"))
+    return RpcError(2)
+
+
+class _Conn(asyncio.Protocol):
+    """One pipelined connection: id → future of the reply envelope."""
+
+    def __init__(self, pool: "MatcherClient"):
+        self.pool = pool
+        self.loop = asyncio.get_running_loop()
+        self.transport: asyncio.Transport | None = None
+        self.pending: dict[int, asyncio.Future] = {}
+        self.ids = itertools.count(1)
+        self.buf = bytearray()
+        self.out: list[bytes] = []
+        self.flush_scheduled = False
+        self.alive = False
+
+    def connection_made(self, transport):
+        self.transport = transport
+        self.alive = True
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            try:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except OSError:
+                pass
+
+    def connection_lost(self, exc):
+        self.alive = False
+        self.out.clear()
+        pending, self.pending = self.pending, {}
+        for fut in pending.values():
+            if not fut.done():
+                fut.set_exception(MatcherTimeout("connection to the matcher lost"))
+        self.pool._lost(self)
+
+    def data_received(self, data: bytes):
+        buf = self.buf
+        buf += data
+        pos, end = 0, len(buf)
+        pending = self.pending
+        while end - pos >= 4:
+            (size,) = _unpack_header(buf, pos)
+            if size > MAX_REPLY_FRAME:
+                logger.error("matcher reply frame of %d bytes; dropping the connection", size)
+                self.transport.abort()
+                return
+            if end - pos - 4 < size:
+                break
+            try:
+                reply = _loads(memoryview(buf)[pos + 4:pos + 4 + size])
+            except orjson.JSONDecodeError:
+                reply = None
+            pos += 4 + size
+            if type(reply) is not dict:
+                logger.error("matcher sent a frame that is not a JSON object")
+                continue
+            fut = pending.pop(reply.get("id"), None)
+            if fut is not None and not fut.done():
+                fut.set_result(reply)
+        if pos:
+            del buf[:pos]
+
+    def send(self, method: str, params: list) -> tuple[int, asyncio.Future]:
+        rid = next(self.ids)
+        if rid >= _ID_WRAP:
+            self.ids = itertools.count(1)
+            rid = next(self.ids)
+        body = _dumps({"id": rid, "method": method, "params": params})
+        fut = self.loop.create_future()
+        self.pending[rid] = fut
+        self.out.append(_pack_header(len(body)))
+        self.out.append(body)
+        if not self.flush_scheduled:
+            self.flush_scheduled = True
+            self.loop.call_soon(self._flush)
+        return rid, fut
+
+    def _flush(self):
+        self.flush_scheduled = False
+        if self.alive and self.out:
+            data = b"".join(self.out)
+            self.out.clear()
+            self.transport.write(data)
+
+    def close(self):
+        if self.transport is not None:
+            self.transport.close()
+
+
+class MatcherClient:
+    """Async pooled, pipelined client. Bound to the event loop it is first used in."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 7316, timeout: float = 1.0, *,
+                 pool_size: int = 2, connect_timeout: float = 1.0, retry_interval: float = 0.2):
+        self.host = host
+        self.port = port
+        self.timeout = timeout
+        self.pool_size = max(1, pool_size)
+        self.connect_timeout = connect_timeout
+        self.retry_interval = retry_interval
+        self._conns: list[_Conn | None] = [None] * self.pool_size
+        self._connecting: list[asyncio.Future | None] = [None] * self.pool_size
+        self._next = 0
+        self._down_until = 0.0  # after a failed connect, fail fast until then
+        self._closed = False
+
+    # -- public API ---------------------------------------------------------------------
+    async def request(self, method: str, params: list, *, timeout: float | None = None) -> dict:
+        """Send one request; return the reply envelope ``{"error": ..., "result": ...}``.
+        Raises MatcherTimeout / MatcherUnavailable (both RpcError) on transport failure."""
+        conn = await self._pick()
+        return await self._send(conn, method, params, timeout)
+
+    async def call(self, method: str, params: list, *, timeout: float | None = None):
+        """Send one request; return its result or raise RpcError with the matcher's code."""
+        reply = await self.request(method, params, timeout=timeout)
+        error = reply.get("error")
+        if error is not None:
+            raise _error_from_reply(error)
+        return reply.get("result")
+
+    async def request_many(self, calls: list[tuple[str, list]], *, timeout: float | None = None) -> list:
+        """Send several requests back to back on one connection (so the matcher receives
+        them in this order); return, per request, its envelope or the RpcError raised."""
+        conn = await self._pick()
+        sent = [self._send(conn, method, params, timeout) for method, params in calls]
+        return await asyncio.gather(*sent, return_exceptions=True)
+
+    async def ensure_connected(self) -> None:
+        """Raise MatcherUnavailable unless at least one connection is (or can be) up."""
+        await self._pick()
+
+    @property
+    def connected(self) -> bool:
+        return any(c is not None and c.alive for c in self._conns)
+
+    async def close(self) -> None:
+        self._closed = True
+        for i, conn in enumerate(self._conns):
+            if conn is not None:
+                conn.close()
+            self._conns[i] = None
+
+    # -- internals ----------------------------------------------------------------------
+    async def _send(self, conn: _Conn, method: str, params: list, timeout: float | None) -> dict:
+        rid, fut = conn.send(method, params)
+        loop = conn.loop
+        handle = loop.call_later(self.timeout if timeout is None else timeout, _expire, conn, rid, fut)
+        try:
+            return await fut
+        finally:
+            handle.cancel()
+
+    async def _pick(self) -> _Conn:
+        if self._closed:
+            raise MatcherUnavailable("client closed")
+        n = self.pool_size
+        start = self._next
+        self._next = (start + 1) % n
+        for k in range(n):
+            conn = self._conns[(start + k) % n]
+            if conn is not None and conn.alive:
+                if k:
+                    # the round-robin slot is down: reconnect it in the background
+                    self._spawn_connect((start) % n)
+                return conn
+        # nothing is up: connect the slot now (fail fast while in back-off)
+        if time.monotonic() < self._down_until:
+            raise MatcherUnavailable()
+        return await self._connect(start)
+
+    def _spawn_connect(self, i: int) -> None:
+        if self._connecting[i] is None and time.monotonic() >= self._down_until:
+            task = asyncio.ensure_future(self._connect(i))
+            task.add_done_callback(lambda t: t.cancelled() or t.exception())
+
+    async def _connect(self, i: int) -> _Conn:
+        pending = self._connecting[i]
+        if pending is not None:
+            return await asyncio.shield(pending)
+        loop = asyncio.get_running_loop()
+        fut = loop.create_future()
+        self._connecting[i] = fut
+        try:
+            try:
+                _, conn = await asyncio.wait_for(
+                    loop.create_connection(lambda: _Conn(self), self.host, self.port), self.connect_timeout
+                )
+            except (OSError, asyncio.TimeoutError) as exc:
+                self._down_until = time.monotonic() + self.retry_interval
+                logger.warning("matcher not reachable at %s:%d: %s", self.host, self.port, exc)
+                err = MatcherUnavailable()
+                fut.set_exception(err)
+                fut.exception()  # mark retrieved
+                raise err from None
+            self._conns[i] = conn
+            fut.set_result(conn)
+            return conn
+        finally:
+            self._connecting[i] = None
+
+    def _lost(self, conn: _Conn) -> None:
+        for i, c in enumerate(self._conns):
+            if c is conn:
+                self._conns[i] = None
+
+
+def _expire(conn: _Conn, rid: int, fut: asyncio.Future) -> None:
+    conn.pending.pop(rid, None)
+    if not fut.done():
+        fut.set_exception(MatcherTimeout())
+
+
+# -- per-loop default client (ASGI) ------------------------------------------------------
+_clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, MatcherClient]" = weakref.WeakKeyDictionary()
+
+
+def client_from_settings(**overrides) -> MatcherClient:
+    from django.conf import settings
+
+    kwargs = {
+        "host": getattr(settings, "MATCHER_RPC_HOST", "127.0.0.1"),
+        "port": getattr(settings, "MATCHER_RPC_PORT", 7316),
+        "timeout": getattr(settings, "MATCHER_RPC_TIMEOUT", 1.0),
+        "pool_size": getattr(settings, "MATCHER_RPC_POOL_SIZE", 2),
+    }
+    kwargs.update(overrides)
+    return MatcherClient(**kwargs)
+
+
+def get_client() -> MatcherClient:
+    """The client of the running event loop, configured from settings (created on first use)."""
+    loop = asyncio.get_running_loop()
+    client = _clients.get(loop)
+    if client is None:
+        client = _clients[loop] = client_from_settings()
+    return client
+
+
+def set_client(client: MatcherClient | None) -> None:
+    """Install ``client`` as the running loop's default (tests); None removes it."""
+    loop = asyncio.get_running_loop()
+    if client is None:
+        _clients.pop(loop, None)
+    else:
+        _clients[loop] = client
+
+
+# -- sync wrapper (Django views) ---------------------------------------------------------
+class SyncMatcherClient:
+    """Thread-safe blocking facade: one background thread runs an event loop that owns a
+    MatcherClient; calls from any thread are handed to it."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 7316, timeout: float = 1.0, **kwargs):
+        self.timeout = timeout
+        self._args = dict(host=host, port=port, timeout=timeout, **kwargs)
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._client: MatcherClient | None = None
+
+    def _ensure(self) -> asyncio.AbstractEventLoop:
+        if self._loop is None:
+            with self._lock:
+                if self._loop is None:
+                    loop = asyncio.new_event_loop()
+                    self._client = MatcherClient(**self._args)
+                    thread = threading.Thread(target=loop.run_forever, name="matcher-client", daemon=True)
+                    thread.start()
+                    self._loop = loop
+        return self._loop
+
+    def request(self, method: str, params: list, *, timeout: float | None = None) -> dict:
+        loop = self._ensure()
+        fut = asyncio.run_coroutine_threadsafe(self._client.request(method, params, timeout=timeout), loop)
+        limit = (self.timeout if timeout is None else timeout) + 5.0
+        try:
+            return fut.result(limit)
+        except TimeoutError:
+            fut.cancel()
+            raise MatcherTimeout() from None
+
+    def call(self, method: str, params: list, *, timeout: float | None = None):
+        reply = self.request(method, params, timeout=timeout)
+        error = reply.get("error")
+        if error is not None:
+            raise _error_from_reply(error)
+        return reply.get("result")
+
+    def close(self) -> None:
+        loop = self._loop
+        if loop is None:
+            return
+        asyncio.run_coroutine_threadsafe(self._client.close(), loop).result(5)
+        loop.call_soon_threadsafe(loop.stop)
+        self._loop = None
+
+
+_sync_client: SyncMatcherClient | None = None
+_sync_lock = threading.Lock()
+
+
+def get_sync_client() -> SyncMatcherClient:
+    global _sync_client
+    if _sync_client is None:
+        with _sync_lock:
+            if _sync_client is None:
+                from django.conf import settings
+
+                _sync_client = SyncMatcherClient(
+                    host=getattr(settings, "MATCHER_RPC_HOST", "127.0.0.1"),
+                    port=getattr(settings, "MATCHER_RPC_PORT", 7316),
+                    timeout=getattr(settings, "MATCHER_RPC_TIMEOUT", 1.0),
+                    pool_size=getattr(settings, "MATCHER_RPC_POOL_SIZE", 2),
+                )
+    return _sync_client
+
+
+def set_sync_client(client: SyncMatcherClient | None) -> None:
+    """Replace the process-wide sync client (tests)."""
+    global _sync_client
+    with _sync_lock:
+        old, _sync_client = _sync_client, client
+    if old is not None and old is not client:
+        old.close()
+
+
+def call_sync(method: str, params: list, *, timeout: float | None = None):
+    """Blocking call for sync Django code: the result, or RpcError (see module doc)."""
+    return get_sync_client().call(method, params, timeout=timeout)
+
+
+def request_sync(method: str, params: list, *, timeout: float | None = None) -> dict:
+    """Blocking call returning the reply envelope ``{"error": ..., "result": ...}``."""
+    return get_sync_client().request(method, params, timeout=timeout)

@@ -1,0 +1,263 @@
+"""The matcher's RPC transport (docs/matcher-core.md "The edges").
+
+One asyncio TCP server in front of a ``MatcherService``-like object (anything with
+``async call(method, params) -> {"error": ..., "result": ...}``).
+
+Wire format, both directions: frames of a 4-byte big-endian unsigned length followed by
+that many bytes of JSON (orjson).
+
+- request  ``{"id": <int>, "method": <str>, "params": [...]}``
+- reply    ``{"id": <id>, "error": null | {"code", "message"[, "data"]}, "result": ...}``
+
+Connections are persistent and pipelined: a client may send any number of requests
+without waiting; each request is handed to the service as soon as its frame is complete,
+in arrival order, and its reply is written when the service answers — replies may come
+out of order, the client matches them by ``id``. Writes are coalesced: all replies that
+become ready in one event-loop iteration go out in one ``write``.
+
+Bad input:
+- a frame longer than ``max_frame`` bytes, or a zero-length frame: the stream cannot be
+  trusted any more, the connection is closed (after the replies already due are sent);
+- a frame that is not JSON, not an object, or has an ill-typed ``id``/``method``/``params``:
+  an error reply (code 1 ``invalid argument`` with ``data`` naming the field; ``id``
+  echoed when it is an integer, else ``null``), and the connection stays open.
+
+The server trusts whoever can connect: it binds to loopback by default.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import struct
+
+import orjson
+
+logger = logging.getLogger("matcher.server")
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 7316
+#: largest request frame accepted (bytes of JSON)
+MAX_FRAME = 4 * 1024 * 1024
+#: requests in flight per connection before the server stops reading from it
+MAX_IN_FLIGHT = 20_000
+
+_HEADER = struct.Struct(">I")
+_pack_header = _HEADER.pack
+_unpack_header = _HEADER.unpack_from
+_dumps = orjson.dumps
+_loads = orjson.loads
+
+INTERNAL_ERROR = {"code": 2, "message": "internal error"}
+
+
+def encode_frame(obj) -> bytes:
+    body = _dumps(obj)
+    return _pack_header(len(body)) + body
+
+
+def _invalid(param: str, reason: str) -> dict:
+    return {"code": 1, "message": "invalid argument", "data": {"param": param, "reason": reason}}
+
+
+class _Connection(asyncio.Protocol):
+    """One client connection: parses frames, starts one task per request, writes replies."""
+
+    def __init__(self, server: "RpcServer"):
+        self.server = server
+        self.service = server.service
+        self.max_frame = server.max_frame
+        self.transport: asyncio.Transport | None = None
+        self.buf = bytearray()
+        self.out: list[bytes] = []
+        self.flush_scheduled = False
+        self.in_flight = 0
+        self.reading_paused = False
+        self.closing = False  # no more requests are read (bad frame or peer gone)
+        self.lost = False
+        self.loop = asyncio.get_running_loop()
+        self.tasks: set[asyncio.Task] = set()
+
+    # -- asyncio.Protocol ------------------------------------------------------------
+    def connection_made(self, transport):
+        self.transport = transport
+        self.server.connections.add(self)
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            try:
+                import socket
+
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except (OSError, AttributeError):
+                pass
+
+    def connection_lost(self, exc):
+        self.lost = True
+        self.closing = True
+        self.server.connections.discard(self)
+        self.out.clear()
+
+    def data_received(self, data: bytes):
+        if self.closing:
+            return
+        buf = self.buf
+        buf += data
+        pos = 0
+        end = len(buf)
+        max_frame = self.max_frame
+        while end - pos >= 4:
+            (size,) = _unpack_header(buf, pos)
+            if size == 0 or size > max_frame:
+                logger.warning("matcher rpc: bad frame length %d from %s; closing", size, self._peer())
+                self._close_after_flush()
+                del buf[:]
+                return
+            if end - pos - 4 < size:
+                break
+            body = bytes(buf[pos + 4:pos + 4 + size])
+            pos += 4 + size
+            self._dispatch(body)
+            if self.closing:
+                break
+        if pos:
+            del buf[:pos]
+        if self.in_flight >= self.server.max_in_flight and not self.reading_paused:
+            self.reading_paused = True
+            self.transport.pause_reading()
+
+    # -- requests ---------------------------------------------------------------------
+    def _dispatch(self, body: bytes) -> None:
+        try:
+            req = _loads(body)
+        except orjson.JSONDecodeError:
+            self._reply(None, _invalid("frame", "not valid JSON"), None)
+            return
+        if type(req) is not dict:
+            self._reply(None, _invalid("frame", "must be a JSON object"), None)
+            return
+        rid = req.get("id")
+        if type(rid) is not int:
+            self._reply(None, _invalid("id", "must be an integer"), None)
+            return
+        method = req.get("method")
+        if type(method) is not str:
+            self._reply(rid, _invalid("method", "must be a string"), None)
+            return
+        params = req.get("params", [])
+        if type(params) is not list:
+            self._reply(rid, _invalid("params", "must be an array"), None)
+            return
+        self.in_flight += 1
+        task = self.loop.create_task(self._run(rid, method, params))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _run(self, rid: int, method: str, params: list) -> None:
+        try:
+            reply = await self.service.call(method, params)
+            error = reply.get("error")
+            result = reply.get("result")
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("matcher rpc: %s failed", method)
+            error, result = INTERNAL_ERROR, None
+        finally:
+            self.in_flight -= 1
+        self._reply(rid, error, result)
+        if self.reading_paused and self.in_flight < self.server.max_in_flight // 2 and not self.closing:
+            self.reading_paused = False
+            self.transport.resume_reading()
+
+    def _reply(self, rid, error, result) -> None:
+        if self.lost:
+            return
+        try:
+            frame = encode_frame({"id": rid, "error": error, "result": result})
+        except (TypeError, orjson.JSONEncodeError):
+            logger.exception("matcher rpc: reply of id %r is not JSON-encodable", rid)
+            frame = encode_frame({"id": rid, "error": INTERNAL_ERROR, "result": None})
+        self.out.append(frame)
+        if not self.flush_scheduled:
+            self.flush_scheduled = True
+            self.loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self.flush_scheduled = False
+        if self.lost or not self.out:
+            return
+        data = b"".join(self.out)
+        self.out.clear()
+        self.transport.write(data)
+        if self.closing and self.in_flight == 0:
+            self.transport.close()
+
+    def _close_after_flush(self) -> None:
+        self.closing = True
+        if self.in_flight == 0 and not self.out:
+            self.transport.close()
+        elif not self.flush_scheduled:
+            self.flush_scheduled = True
+            self.loop.call_soon(self._flush)
+
+    def _peer(self):
+        return self.transport.get_extra_info("peername") if self.transport else None
+
+    def abort(self) -> None:
+        for task in list(self.tasks):
+            task.cancel()
+        if self.transport is not None:
+            self.transport.close()
+
+
+class RpcServer:
+    """The listening socket and its connections; ``serve()`` is the usual entry point."""
+
+    def __init__(self, service, *, max_frame: int = MAX_FRAME, max_in_flight: int = MAX_IN_FLIGHT):
+        self.service = service
+        self.max_frame = max_frame
+        self.max_in_flight = max_in_flight
+        self.connections: set[_Connection] = set()
+        self.server: asyncio.base_events.Server | None = None
+
+    async def start(self, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> tuple[str, int]:
+        loop = asyncio.get_running_loop()
+        self.server = await loop.create_server(lambda: _Connection(self), host, port, reuse_address=True)
+        address = self.server.sockets[0].getsockname()
+        return address[0], address[1]
+
+    async def close(self) -> None:
+        if self.server is not None:
+            self.server.close()
+        for conn in list(self.connections):
+            conn.abort()
+        if self.server is not None:
+            try:
+                await asyncio.wait_for(self.server.wait_closed(), 2)
+            except asyncio.TimeoutError:
+                pass
+
+
+async def serve(service, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *, ready=None,
+                max_frame: int = MAX_FRAME, max_in_flight: int = MAX_IN_FLIGHT) -> None:
+    """Serve ``service`` on ``host:port`` until cancelled.
+
+    ``ready`` (optional) is told the bound address ``(host, port)`` once the socket
+    listens (useful with ``port=0``): an ``asyncio.Future`` gets it as its result, an
+    ``asyncio.Event`` is set, any other callable is called with it.
+    On cancellation the listening socket and every connection are closed.
+    """
+    rpc = RpcServer(service, max_frame=max_frame, max_in_flight=max_in_flight)
+    address = await rpc.start(host, port)
+    logger.info("matcher rpc listening on %s:%d", address[0], address[1])
+    try:
+        if ready is not None:
+            if isinstance(ready, asyncio.Future):
+                if not ready.done():
+                    ready.set_result(address)
+            elif isinstance(ready, asyncio.Event):
+                ready.set()
+            else:
+                ready(address)
+        await asyncio.Future()  # run until cancelled
+    finally:
+        await rpc.close()
