@@ -133,3 +133,15 @@ class SnapshotChunk(models.Model):
     class Meta:
         db_table = "snapshot_chunk"
         constraints = [models.UniqueConstraint(fields=["snapshot", "seq"], name="snapshot_chunk_seq")]
+
+
+class SinkProgress(models.Model):
+    """How far a matcher output (history writer, Kafka publisher) is known to be done: every
+    event with seq <= `position` is written/delivered. After a crash the matcher re-emits the
+    events of the replayed log tail after the smallest position (matcher/log/recovery.py)."""
+
+    name = models.CharField(max_length=32, primary_key=True)  # "history" | "kafka"
+    position = models.PositiveBigIntegerField(default=0)  # last event seq done
+
+    class Meta:
+        db_table = "sink_progress"
