@@ -1,0 +1,234 @@
+"""History reads: the five readhistory queries (../shared/spec/readhistory.md §2).
+
+Every list query is `... ORDER BY id DESC LIMIT offset, limit` over one unsharded table
+(apps.history.models); reads go to the `history` alias when it is configured
+(apps.history.routers). Records are the exact JSON-ready dicts of the spec: decimals as
+plain-notation strings with trailing zeros stripped, times as floats, `detail` a parsed
+JSON object (`{}` when the stored text is not one).
+
+Keyset pagination (an extension): `before_id` keeps only rows whose history id is below
+it; the returned `Page` carries `next_before_id`, the id of its last row when the page is
+full (else None: nothing older). History ids are: balance history — the event seq; order
+history — the order id; deal history — deal_id * 2 (ask row) / deal_id * 2 + 1 (bid row).
+
+Arguments are expected validated (apps.history.rpc does it for JSON-RPC); a selector never
+raises for an empty result.
+"""
+from __future__ import annotations
+
+from decimal import Decimal
+
+import orjson
+
+from .models import BalanceHistory, DealHistory, OrderHistory
+
+__all__ = [
+    "Page",
+    "balance_history_list",
+    "order_finished_list",
+    "order_finished_get",
+    "order_deal_list",
+    "user_deal_list",
+    "business_filter",
+    "format_decimal",
+]
+
+
+class Page(list):
+    """A list of records, plus the keyset cursor of the next (older) page."""
+
+    __slots__ = ("next_before_id",)
+
+    def __init__(self, records=(), next_before_id: int | None = None):
+        super().__init__(records)
+        self.next_before_id = next_before_id
+
+
+def format_decimal(value: Decimal) -> str:
+    """MySQL DECIMAL text with trailing zeros and a trailing '.' stripped (plain notation):
+    ``0.10000000`` -> ``"0.1"``, ``0.00000000`` -> ``"0"``, ``1E-8`` -> ``"0.00000001"``."""
+    s = format(value, "f")
+    if "." in s:
+        s = s.rstrip("0").rstrip(".")
+    if s == "-0":
+        s = "0"
+    return s
+
+
+def _detail(text) -> dict:
+    try:
+        value = orjson.loads(text)
+    except (orjson.JSONDecodeError, TypeError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def business_filter(business: str) -> list[str]:
+    """`business` of balance.history: "" = all; else one label or a comma-separated list
+    (labels never contain a comma, README §6). Empty items are ignored."""
+    return [b for b in business.split(",") if b] if business else []
+
+
+def _page(qs, *, offset: int, limit: int, before_id: int | None, columns: tuple, build):
+    if before_id:
+        qs = qs.filter(id__lt=before_id)
+    rows = list(qs.order_by("-id").values_list("id", *columns)[offset:offset + limit])
+    next_before_id = rows[-1][0] if rows and len(rows) == limit else None
+    return Page([build(row) for row in rows], next_before_id)
+
+
+# ---------------------------------------------------------------- balance.history
+
+_BH_COLUMNS = ("time", "asset", "business", "change", "balance", "detail")
+
+
+def _bh_record(row) -> dict:
+    return {
+        "time": row[1],
+        "asset": row[2],
+        "business": row[3],
+        "change": format_decimal(row[4]),
+        "balance": format_decimal(row[5]),
+        "detail": _detail(row[6]),
+    }
+
+
+def balance_history_list(
+    *,
+    user_id: int,
+    asset: str = "",
+    business: str = "",
+    start_time: int = 0,
+    end_time: int = 0,
+    offset: int = 0,
+    limit: int = 100,
+    before_id: int | None = None,
+) -> Page:
+    """A user's balance changes, newest first. `asset`/`business` "" = all; `business`
+    may be a comma-separated list; `start_time` inclusive, `end_time` exclusive, 0 = no
+    bound."""
+    qs = BalanceHistory.objects.filter(user_id=user_id)
+    if asset:
+        qs = qs.filter(asset=asset)
+    labels = business_filter(business)
+    if len(labels) == 1:
+        qs = qs.filter(business=labels[0])
+    elif labels:
+        qs = qs.filter(business__in=labels)
+    if start_time:
+        qs = qs.filter(time__gte=start_time)
+    if end_time:
+        qs = qs.filter(time__lt=end_time)
+    return _page(qs, offset=offset, limit=limit, before_id=before_id, columns=_BH_COLUMNS, build=_bh_record)
+
+
+# ---------------------------------------------------------------- order.finished(_detail)
+
+_OH_COLUMNS = (
+    "create_time", "finish_time", "user_id", "market", "source", "t", "side", "price",
+    "amount", "taker_fee", "maker_fee", "deal_stock", "deal_money", "deal_fee",
+)
+
+
+def _oh_record(row) -> dict:
+    return {
+        "id": row[0],
+        "ctime": row[1],
+        "ftime": row[2],
+        "user": row[3],
+        "market": row[4],
+        "source": row[5],
+        "type": row[6],
+        "side": row[7],
+        "price": format_decimal(row[8]),
+        "amount": format_decimal(row[9]),
+        "taker_fee": format_decimal(row[10]),
+        "maker_fee": format_decimal(row[11]),
+        "deal_stock": format_decimal(row[12]),
+        "deal_money": format_decimal(row[13]),
+        "deal_fee": format_decimal(row[14]),
+    }
+
+
+def order_finished_list(
+    *,
+    user_id: int,
+    market: str,
+    start_time: int = 0,
+    end_time: int = 0,
+    offset: int = 0,
+    limit: int = 100,
+    side: int = 0,
+    before_id: int | None = None,
+) -> Page:
+    """A user's finished orders in one market, newest (highest id) first. `side` 0 = both;
+    the time bounds apply to the creation time (start inclusive, end exclusive, 0 = none)."""
+    qs = OrderHistory.objects.filter(user_id=user_id, market=market)
+    if side:
+        qs = qs.filter(side=side)
+    if start_time:
+        qs = qs.filter(create_time__gte=start_time)
+    if end_time:
+        qs = qs.filter(create_time__lt=end_time)
+    return _page(qs, offset=offset, limit=limit, before_id=before_id, columns=_OH_COLUMNS, build=_oh_record)
+
+
+def order_finished_get(*, order_id: int) -> dict | None:
+    """One finished order (same object as an order.finished record) or None."""
+    row = OrderHistory.objects.filter(id=order_id).values_list("id", *_OH_COLUMNS).first()
+    return _oh_record(row) if row is not None else None
+
+
+# ---------------------------------------------------------------- order.deals / market.user_deals
+
+_OD_COLUMNS = ("time", "user_id", "deal_id", "role", "price", "amount", "deal", "fee", "deal_order_id")
+
+
+def _od_record(row) -> dict:
+    return {
+        "time": row[1],
+        "user": row[2],
+        "id": row[3],
+        "role": row[4],
+        "price": format_decimal(row[5]),
+        "amount": format_decimal(row[6]),
+        "deal": format_decimal(row[7]),
+        "fee": format_decimal(row[8]),
+        "deal_order_id": row[9],
+    }
+
+
+def order_deal_list(*, order_id: int, offset: int = 0, limit: int = 100, before_id: int | None = None) -> Page:
+    """The deals of one order (its own side of each), newest first."""
+    qs = DealHistory.objects.filter(order_id=order_id)
+    return _page(qs, offset=offset, limit=limit, before_id=before_id, columns=_OD_COLUMNS, build=_od_record)
+
+
+_UD_COLUMNS = (
+    "time", "user_id", "deal_id", "side", "role", "price", "amount", "deal", "fee",
+    "deal_order_id", "market",
+)
+
+
+def _ud_record(row) -> dict:
+    return {
+        "time": row[1],
+        "user": row[2],
+        "id": row[3],
+        "side": row[4],
+        "role": row[5],
+        "price": format_decimal(row[6]),
+        "amount": format_decimal(row[7]),
+        "deal": format_decimal(row[8]),
+        "fee": format_decimal(row[9]),
+        "deal_order_id": row[10],
+        "market": row[11],
+    }
+
+
+def user_deal_list(
+    *, user_id: int, market: str, offset: int = 0, limit: int = 100, before_id: int | None = None
+) -> Page:
+    """A user's deals in one market (one record per own order side), newest first."""
+    qs = DealHistory.objects.filter(user_id=user_id, market=market)
+    return _page(qs, offset=offset, limit=limit, before_id=before_id, columns=_UD_COLUMNS, build=_ud_record)
