@@ -1,4 +1,9 @@
-"""ASGI entry point: HTTP (Django) and websocket (Channels) in one application."""
+"""ASGI entry point: HTTP (Django) and websocket (Channels) in one application.
+
+`POST /` — the ViaBTC JSON-RPC endpoint, the order hot path — is answered by the lean
+ASGI app apps.trading.jsonrpc ahead of Django's stack (no middleware or DRF per
+request); every other HTTP request (GET / included: the web UI) goes to Django.
+"""
 import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "exchange_site.settings")
@@ -9,11 +14,40 @@ django_http = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
+from apps.trading.jsonrpc import app as jsonrpc_app  # noqa: E402
+
 websocket_routes = []  # the ViaBTC websocket protocol (/ws) is added by the realtime step
 
-application = ProtocolTypeRouter(
+channels_application = ProtocolTypeRouter(
     {
         "http": django_http,
         "websocket": URLRouter(websocket_routes),
     }
 )
+
+
+async def application(scope, receive, send):
+    kind = scope["type"]
+    if kind == "http":
+        if scope["path"] == "/" and scope["method"] == "POST":
+            return await jsonrpc_app(scope, receive, send)
+    elif kind == "lifespan":
+        return await _lifespan(receive, send)
+    return await channels_application(scope, receive, send)
+
+
+async def _lifespan(receive, send):
+    """Servers that speak lifespan (uvicorn) get a clean start and shutdown."""
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            from apps.trading.client import get_client
+
+            try:
+                await get_client().close()
+            except Exception:  # noqa: BLE001 - shutting down anyway
+                pass
+            await send({"type": "lifespan.shutdown.complete"})
+            return

@@ -164,3 +164,23 @@ LOGGING = {
         "daphne": {"level": "WARNING"},
     },
 }
+
+# === Access layer: matcher client and ViaBTC JSON-RPC at POST / (apps.trading) — owner: access layer
+# Seconds the access layer waits for a matcher reply (the original accesshttp: 1.0 s);
+# on expiry the caller gets code 5 "service timeout" (the command may still apply).
+MATCHER_RPC_TIMEOUT = env.float("MATCHER_RPC_TIMEOUT", default=1.0)
+MATCHER_RPC_POOL_SIZE = env.int("MATCHER_RPC_POOL_SIZE", default=2)  # connections per event loop
+# Who may call POST /: callers from these networks, and/or callers presenting the service
+# token (`Authorization: Bearer <token>` or `X-Service-Token: <token>`). With
+# JSONRPC_REQUIRE_TOKEN both are needed. Browser cross-site requests are always refused.
+JSONRPC_ALLOWED_NETWORKS = env.list("JSONRPC_ALLOWED_NETWORKS", default=["127.0.0.0/8", "::1/128"])
+JSONRPC_SERVICE_TOKEN = env.str("JSONRPC_SERVICE_TOKEN", default="")
+JSONRPC_REQUIRE_TOKEN = env.bool("JSONRPC_REQUIRE_TOKEN", default=False)
+# Reverse proxies whose X-Forwarded-For / X-Real-IP is believed (the caller is then the
+# right-most forwarded address that is not a proxy).
+JSONRPC_TRUSTED_PROXIES = env.list("JSONRPC_TRUSTED_PROXIES", default=["127.0.0.0/8", "::1/128"])
+JSONRPC_ALLOWED_ORIGINS = env.list("JSONRPC_ALLOWED_ORIGINS", default=[])  # extra same-site origins
+JSONRPC_MAX_BODY = env.int("JSONRPC_MAX_BODY", default=4 * 1024 * 1024)  # bytes; larger → 400
+JSONRPC_BACKEND_TIMEOUT = env.float("JSONRPC_BACKEND_TIMEOUT", default=MATCHER_RPC_TIMEOUT)  # history/market data
+JSONRPC_THREADS = env.int("JSONRPC_THREADS", default=8)  # threads for history (ORM) methods
+# === end access layer ===================================================================

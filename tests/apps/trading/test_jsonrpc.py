@@ -1,0 +1,510 @@
+"""POST / — the ViaBTC JSON-RPC endpoint (apps/trading/jsonrpc.py) against the real Engine
+behind the real matcher RPC server (tests/apps/trading/util.py)."""
+from __future__ import annotations
+
+import asyncio
+import time
+
+import orjson
+import pytest
+
+from apps.trading.client import MatcherClient
+from apps.trading.jsonrpc import HISTORY_METHOD_NAMES, MARKETDATA_METHOD_NAMES, MATCHER_METHODS, JsonRpcApp
+from apps.trading.errors import RpcError
+from tests.apps.trading.util import MatcherThread, asgi_request
+from tests.services import free_port
+
+T = 1602599518.243492  # FIXED_TIME_US / 1e6
+
+
+@pytest.fixture
+def matcher():
+    m = MatcherThread().start()
+    yield m
+    m.stop()
+
+
+@pytest.fixture
+async def client(matcher):
+    c = MatcherClient("127.0.0.1", matcher.port, timeout=1.0)
+    yield c
+    await c.close()
+
+
+@pytest.fixture
+def app(client):
+    a = JsonRpcApp(client=client, history_methods={}, marketdata_methods={})
+    yield a
+    a.close()
+
+
+async def rpc(app, method, params, rid=1, **kwargs):
+    return await asgi_request(app, {"method": method, "params": params, "id": rid}, **kwargs)
+
+
+def ok(result, rid=1):
+    return {"error": None, "result": result, "id": rid}
+
+
+def err(code, message, rid=1, data=None):
+    e = {"code": code, "message": message}
+    if data is not None:
+        e["data"] = data
+    return {"error": e, "result": None, "id": rid}
+
+
+def order(**kw):
+    base = {"id": 1, "market": "BTCUSDT", "source": "", "type": 1, "side": 2, "user": 1, "ctime": T, "mtime": T,
+            "price": "8000", "amount": "1", "taker_fee": "0.002", "maker_fee": "0.001", "left": "1",
+            "deal_stock": "0", "deal_money": "0", "deal_fee": "0"}
+    base.update(kw)
+    return base
+
+
+# -- golden request/response pairs, one scenario through every matcher method -----------------
+GOLDEN = [
+    # spec example: balance.update [1, "BTC", "deposit", 100, "1.2345", {}] → success
+    ("balance.update", [1, "BTC", "deposit", 100, "1.2345", {}], ok({"status": "success"})),
+    ("balance.update", [1, "USDT", "deposit", 101, "10000", {"note": "x"}], ok({"status": "success"})),
+    ("balance.update", [2, "BTC", "deposit", 102, "5", {}], ok({"status": "success"})),
+    # repeat → 10; debit above available → 11; param errors name the parameter
+    ("balance.update", [1, "BTC", "deposit", 100, "1.2345", {}], err(10, "repeat update")),
+    ("balance.update", [1, "BTC", "withdraw", 103, "-100", {}], err(11, "balance not enough")),
+    ("balance.update", [1, "BTC", "deposit", "104", "1", {}],
+     err(1, "invalid argument", data={"param": "business_id", "reason": None})),
+    ("balance.update", [1, "BTC", "deposit", 105, "NaN", {}],
+     err(1, "invalid argument", data={"param": "change", "reason": None})),
+    ("balance.query", [1, "BTC"], ok({"BTC": {"available": "1.2345", "freeze": "0"}})),
+    ("balance.query", [1, "XXX"], err(1, "invalid argument", data={"param": "asset", "reason": None})),
+    # spec §3 example order (user 1 bids 1 BTC at 8000)
+    ("order.put_limit", [1, "BTCUSDT", 2, "1", "8000", "0.002", "0.001", "web"], ok(order(source="web"))),
+    ("order.put_limit", [1, "BTCUSDT", 2, "0", "8000", "0.002", "0.001", "web"],
+     err(1, "invalid argument", data={"param": "amount", "reason": "must be > 0"})),
+    ("order.put_limit", [1, "BTCUSDT", 2, 1, "8000", "0.002", "0.001", "web"],
+     err(1, "invalid argument", data={"param": "amount", "reason": None})),
+    ("order.put_limit", [1, "BTCUSDT", 2, "1000", "8000", "0.002", "0.001", "web"], err(10, "balance not enough")),
+    ("order.put_limit", [2, "BTCUSDT", 1, "0.0001", "8000", "0.002", "0.001", ""], err(11, "amount too small")),
+    ("order.put_limit", [1, "NOPE", 2, "1", "8000", "0.002", "0.001", "web"],
+     err(1, "invalid argument", data={"param": "market", "reason": None})),
+    # user 2 sells 0.4 into it: fully filled taker, left "0e-8"
+    ("order.put_limit", [2, "BTCUSDT", 1, "0.4", "8000", "0.002", "0.001", "api"],
+     ok(order(id=2, source="api", side=1, user=2, amount="0.4", left="0e-8", deal_stock="0.4",
+              deal_money="3200", deal_fee="6.4"))),
+    ("order.put_market", [2, "BTCUSDT", 1, "0.1", "0.002", ""],
+     ok(order(id=3, type=2, side=1, user=2, price="0", amount="0.1", maker_fee="0", left="0e-8",
+              deal_stock="0.1", deal_money="800", deal_fee="1.6"))),
+    ("order.put_market", [2, "BTCUSDT", 2, "100000", "0.002", ""], err(10, "balance not enough")),
+    ("order.put_market", [2, "BTCUSDT", 2, "100", "0.002", ""], err(12, "no enough trader")),
+    ("order.book", ["BTCUSDT", 2, 0, 10],
+     ok({"offset": 0, "limit": 10, "total": 1, "orders": [
+         order(source="web", left="0.5", deal_stock="0.5", deal_money="4000", deal_fee="0.0005")]})),
+    ("order.book", ["BTCUSDT", 2, 0, 102], err(1, "invalid argument", data={"param": "limit", "reason": None})),
+    ("order.depth", ["BTCUSDT", 10, "0"], ok({"asks": [], "bids": [["8000", "0.5"]]})),
+    ("order.depth", ["BTCUSDT", 10, "1000"], ok({"asks": [], "bids": [["8000", "0.5"]]})),
+    ("order.pending", [1, "BTCUSDT", 0, 10],
+     ok({"limit": 10, "offset": 0, "total": 1, "records": [
+         order(source="web", left="0.5", deal_stock="0.5", deal_money="4000", deal_fee="0.0005")]})),
+    ("order.pending_detail", ["BTCUSDT", 1],
+     ok(order(source="web", left="0.5", deal_stock="0.5", deal_money="4000", deal_fee="0.0005"))),
+    ("order.pending_detail", ["BTCUSDT", 2**64 - 1], ok(None)),
+    ("market.summary", ["BTCUSDT"],
+     ok([{"name": "BTCUSDT", "ask_count": 0, "ask_amount": "0", "bid_count": 1, "bid_amount": "0.5"}])),
+    ("order.cancel", [2, "BTCUSDT", 1], err(11, "user not match")),
+    ("order.cancel", [1, "BTCUSDT", 1],
+     ok(order(source="web", left="0.5", deal_stock="0.5", deal_money="4000", deal_fee="0.0005"))),
+    ("order.cancel", [1, "BTCUSDT", 1], err(10, "order not found")),
+    ("order.cancel_all", [1, "BTCUSDT"], ok({"count": 0, "orders": []})),
+    ("balance.query", [1],
+     ok({"BTC": {"available": "1.734", "freeze": "0"}, "ETH": {"available": "0", "freeze": "0"},
+         "USDT": {"available": "6000", "freeze": "0"}})),
+    ("asset.list", [], ok([{"name": "BTC", "prec": 8}, {"name": "ETH", "prec": 8}, {"name": "USDT", "prec": 8}])),
+    ("asset.summary", ["BTC"],
+     ok([{"name": "BTC", "total_balance": "6.234", "available_count": 2, "available_balance": "6.234",
+          "freeze_count": 0, "freeze_balance": "0"}])),
+    ("market.list", [],
+     ok([{"name": "BTCUSDT", "stock": "BTC", "money": "USDT", "fee_prec": 4, "stock_prec": 8, "money_prec": 2,
+          "min_amount": "0.001"},
+         {"name": "ETHUSDT", "stock": "ETH", "money": "USDT", "fee_prec": 4, "stock_prec": 8, "money_prec": 2,
+          "min_amount": "0.01"},
+         {"name": "ETHBTC", "stock": "ETH", "money": "BTC", "fee_prec": 4, "stock_prec": 8, "money_prec": 6,
+          "min_amount": "0.01"}])),
+    ("market.summary", [],
+     ok([{"name": n, "ask_count": 0, "ask_amount": "0", "bid_count": 0, "bid_amount": "0"}
+         for n in ("BTCUSDT", "ETHUSDT", "ETHBTC")])),
+]
+
+
+async def test_golden_matcher_methods(app):
+    for method, params, expected in GOLDEN:
+        r = await rpc(app, method, params)
+        assert r.status == 200, (method, params, r)
+        assert r.header(b"content-type") == b"application/json"
+        got = r.json()
+        # `reason` texts belong to the engine: compare only when the golden names one
+        if expected["error"] and expected["error"].get("data", {}).get("reason", "x") is None:
+            got["error"]["data"]["reason"] = None
+        assert got == expected, (method, params)
+
+
+def test_every_spec_method_is_known():
+    spec_methods = {
+        "asset.list", "asset.summary", "balance.query", "balance.update", "balance.history",
+        "order.put_limit", "order.put_market", "order.cancel", "order.book", "order.depth",
+        "order.pending", "order.pending_detail", "order.deals", "order.finished",
+        "order.finished_detail", "market.last", "market.deals", "market.kline", "market.status",
+        "market.status_today", "market.user_deals", "market.list", "market.summary",
+    }
+    known = MATCHER_METHODS | HISTORY_METHOD_NAMES | MARKETDATA_METHOD_NAMES
+    assert spec_methods <= known
+    assert known - spec_methods == {"order.cancel_all"}
+
+
+async def test_market_data_methods_unavailable_not_404(app):
+    for method in sorted(MARKETDATA_METHOD_NAMES):
+        r = await rpc(app, method, ["BTCUSDT"], rid=7)
+        assert r.status == 200
+        assert r.json() == err(3, "service unavailable", rid=7, data={"reason": "market data not available yet"})
+
+
+async def test_config_methods_not_reachable(app, matcher):
+    for method, params in [("asset.put", ["DOGE", 8, 8]),
+                           ("market.put", ["DOGEUSDT", "DOGE", "USDT", 8, 2, 4, "1", True]),
+                           ("config.fee_account", [1])]:
+        r = await rpc(app, method, params, rid=3)
+        assert r.status == 404
+        assert r.body == b'{"error":{"code":4,"message":"method not found"},"result":null,"id":3}'
+    assert not [c for c in matcher.service.calls if c[0] in ("asset.put", "market.put", "config.fee_account")]
+
+
+async def test_unknown_method_404_code_4(app):
+    r = await rpc(app, "order.history", [1], rid=12)
+    assert r.status == 404
+    assert r.json() == err(4, "method not found", rid=12)
+    assert r.header(b"content-type") == b"application/json"
+
+
+# -- history methods: through HISTORY_METHODS in a worker thread -----------------------------
+async def test_history_methods_dispatch(client):
+    seen = []
+
+    def finished_detail(params):
+        seen.append(params)
+        return None if params[0] == 999 else {"id": params[0]}
+
+    def broken(params):
+        raise ValueError("bug")
+
+    def invalid(params):
+        raise RpcError.invalid("limit", "must be 1..101")
+
+    def slow(params):
+        time.sleep(0.5)
+        return []
+
+    app = JsonRpcApp(client=client, backend_timeout=0.2, marketdata_methods={}, history_methods={
+        "order.finished_detail": finished_detail, "balance.history": broken,
+        "order.deals": invalid, "market.user_deals": slow})
+    try:
+        assert (await rpc(app, "order.finished_detail", [999])).json() == ok(None)
+        assert (await rpc(app, "order.finished_detail", [5])).json() == ok({"id": 5})
+        r = await rpc(app, "balance.history", [1, "", "", 0, 0, 0, 10])
+        assert (r.status, r.json()) == (200, err(2, "internal error"))
+        r = await rpc(app, "order.deals", [1, 0, 1000])
+        assert (r.status, r.json()) == (200, err(1, "invalid argument", data={"param": "limit", "reason": "must be 1..101"}))
+        r = await rpc(app, "market.user_deals", [1, "BTCUSDT", 0, 10])
+        assert (r.status, r.json()) == (504, err(5, "service timeout"))
+        r = await rpc(app, "order.finished", [1, "BTCUSDT", 0, 0, 0, 10])  # not provided → 3, not 404
+        assert r.status == 200 and r.json()["error"]["code"] == 3
+    finally:
+        app.close()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_real_history_methods(client):
+    pytest.importorskip("apps.history.rpc")
+    app = JsonRpcApp(client=client, marketdata_methods={})
+    try:
+        r = await rpc(app, "order.finished_detail", [2**64 - 1])
+        assert (r.status, r.json()) == (200, ok(None))
+        r = await rpc(app, "balance.history", [0, "", "", 0, 0, 0, 10])
+        assert r.status == 200
+        assert r.json()["error"]["code"] == 1 and r.json()["error"]["data"]["param"] == "user_id"
+    finally:
+        app.close()
+
+
+# -- transport errors -----------------------------------------------------------------------------
+@pytest.mark.parametrize("body", [
+    b"",
+    b"not json",
+    b"NaN",
+    b'{"method":"asset.list","params":[],"id":NaN}',
+    b'{"method":"asset.list","params":[NaN],"id":1}',
+    b'{"method":"asset.list","params":[],"id":1.0}',
+    b'{"method":"asset.list","params":[],"id":"1"}',
+    b'{"method":"asset.list","params":[],"id":null}',
+    b'{"method":"asset.list","params":[],"id":true}',
+    b'{"method":"asset.list","params":[]}',
+    b'{"method":"asset.list","params":[],"id":9223372036854775808}',
+    b'{"method":"asset.list","params":[],"id":-9223372036854775809}',
+    b'{"method":"asset.list","params":[],"id":18446744073709551615}',
+    b'{"method":"asset.list","params":[],"id":1e400}',
+    b'{"method":5,"params":[],"id":1}',
+    b'{"params":[],"id":1}',
+    b'{"method":"asset.list","params":{},"id":1}',
+    b'{"method":"asset.list","params":null,"id":1}',
+    b'{"method":"asset.list","id":1}',
+    b"[1,2]",
+    b"5",
+    b'"x"',
+    b"[" * 5000 + b"]" * 5000,
+    b'{"method":"asset.list","params":' + b"[" * 2000 + b"]" * 2000 + b',"id":1}',
+])
+async def test_malformed_is_400_empty(app, matcher, body):
+    before = len(matcher.service.calls)
+    r = await asgi_request(app, body)
+    assert (r.status, r.body) == (400, b"")
+    assert len(matcher.service.calls) == before
+
+
+async def test_not_post_is_400(app):
+    for method in ("GET", "PUT", "DELETE", "HEAD"):
+        r = await asgi_request(app, b"", method=method)
+        assert (r.status, r.body) == (400, b"")
+
+
+async def test_body_in_chunks_and_too_large(client):
+    app = JsonRpcApp(client=client, max_body=1000, history_methods={}, marketdata_methods={})
+    try:
+        body = orjson.dumps({"method": "asset.list", "params": [], "id": 4})
+        r = await asgi_request(app, chunks=[body[:5], body[5:20], body[20:]])
+        assert r.status == 200 and r.json()["id"] == 4
+        big = orjson.dumps({"method": "asset.summary", "params": ["BTC"] * 300, "id": 5})
+        r = await asgi_request(app, big)
+        assert (r.status, r.body) == (400, b"")
+    finally:
+        app.close()
+
+
+async def test_extra_keys_ignored_and_ids_echoed(app):
+    for rid in (0, 1602599518243, 2**63 - 1, -(2**63), -1):
+        r = await asgi_request(app, {"jsonrpc": "2.0", "method": "asset.list", "params": [], "id": rid, "x": [1]})
+        assert r.status == 200
+        assert r.json()["id"] == rid
+        assert r.body.endswith(b',"id":%d}' % rid)
+
+
+async def test_huge_integers_in_params(app):
+    # beyond 64 bits orjson reads a float: the engine answers code 1 naming the parameter
+    r = await asgi_request(app, b'{"method":"balance.query","params":[123456789012345678901234567890],"id":1}')
+    assert r.status == 200
+    assert r.json()["error"]["code"] == 1 and r.json()["error"]["data"]["param"] == "user_id"
+    r = await rpc(app, "balance.query", [2**32])
+    assert r.json()["error"]["code"] == 1
+
+
+async def test_timeout_504(matcher):
+    client = MatcherClient("127.0.0.1", matcher.port, timeout=0.1)
+    app = JsonRpcApp(client=client, history_methods={}, marketdata_methods={})
+    try:
+        matcher.service.delay = 0.3
+        r = await rpc(app, "asset.list", [], rid=1602599518243)
+        assert r.status == 504
+        assert r.body == b'{"error":{"code":5,"message":"service timeout"},"result":null,"id":1602599518243}'
+        assert r.header(b"content-type") == b"application/json"
+    finally:
+        matcher.service.delay = 0
+        await client.close()
+        app.close()
+
+
+async def test_not_connected_500_empty():
+    client = MatcherClient("127.0.0.1", free_port(), timeout=0.5)
+    app = JsonRpcApp(client=client, history_methods={}, marketdata_methods={})
+    try:
+        r = await rpc(app, "asset.list", [])
+        assert (r.status, r.body) == (500, b"")
+        r = await asgi_request(app, [{"method": "asset.list", "params": [], "id": 1}])
+        assert (r.status, r.body) == (500, b"")
+        # methods that do not need the matcher still answer
+        r = await rpc(app, "market.last", ["BTCUSDT"])
+        assert r.status == 200 and r.json()["error"]["code"] == 3
+    finally:
+        await client.close()
+        app.close()
+
+
+# -- batches -------------------------------------------------------------------------------------
+async def test_batch(app):
+    batch = [
+        {"method": "balance.update", "params": [7, "USDT", "deposit", 1, "100", {}], "id": 1},
+        {"method": "order.put_limit", "params": [7, "BTCUSDT", 2, "0.01", "5000", "0.002", "0.001", ""], "id": 2},
+        {"method": "nope", "params": [], "id": 3},
+        {"method": "balance.query", "params": [7, "USDT"], "id": 4},
+        {"method": "market.last", "params": ["BTCUSDT"], "id": 5},
+        {"method": "balance.update", "params": [7, "USDT", "deposit", 1, "100", {}], "id": 2**63 - 1},
+    ]
+    r = await asgi_request(app, batch)
+    assert r.status == 200
+    assert r.header(b"content-type") == b"application/json"
+    replies = r.json()
+    assert [x["id"] for x in replies] == [1, 2, 3, 4, 5, 2**63 - 1]
+    assert replies[0] == ok({"status": "success"}, 1)
+    assert replies[1]["result"]["price"] == "5000" and replies[1]["error"] is None
+    assert replies[2] == err(4, "method not found", 3)
+    assert replies[3] == ok({"USDT": {"available": "50", "freeze": "50"}}, 4)  # executed in order
+    assert replies[4]["error"]["code"] == 3
+    assert replies[5] == err(10, "repeat update", 2**63 - 1)
+
+
+async def test_batch_limits(app, matcher):
+    one = {"method": "asset.list", "params": [], "id": 1}
+    assert (await asgi_request(app, [])).status == 400
+    r = await asgi_request(app, [one] * 1001)
+    assert (r.status, r.body) == (400, b"")
+    r = await asgi_request(app, [one] * 1000)
+    assert r.status == 200 and len(r.json()) == 1000
+    # one malformed element rejects the whole batch before anything runs
+    before = len(matcher.service.calls)
+    bad = [{"method": "balance.update", "params": [8, "USDT", "deposit", 1, "1", {}], "id": 1},
+           {"method": "asset.list", "params": [], "id": "x"}]
+    assert (await asgi_request(app, bad)).status == 400
+    assert (await asgi_request(app, [{"method": "asset.list", "params": [], "id": 1}, 5])).status == 400
+    assert len(matcher.service.calls) == before
+
+
+async def test_batch_timeout_element(matcher):
+    client = MatcherClient("127.0.0.1", matcher.port, timeout=0.1)
+    app = JsonRpcApp(client=client, history_methods={}, marketdata_methods={})
+    try:
+        matcher.service.delay = 0.3
+        r = await asgi_request(app, [{"method": "asset.list", "params": [], "id": 9}])
+        assert r.status == 200
+        assert r.json() == [err(5, "service timeout", 9)]
+    finally:
+        matcher.service.delay = 0
+        await client.close()
+        app.close()
+
+
+# -- trust ---------------------------------------------------------------------------------------
+async def test_trust_networks_and_token(client):
+    app = JsonRpcApp(client=client, history_methods={}, marketdata_methods={}, service_token="s3cret",
+                     allowed_networks=["127.0.0.0/8", "::1/128", "10.1.0.0/16"])
+    body = {"method": "asset.list", "params": [], "id": 1}
+    try:
+        assert (await asgi_request(app, body, client=("127.0.0.1", 1))).status == 200
+        assert (await asgi_request(app, body, client=("::1", 1))).status == 200
+        assert (await asgi_request(app, body, client=("10.1.2.3", 1))).status == 200
+        r = await asgi_request(app, body, client=("10.2.0.1", 1))
+        assert (r.status, r.body) == (403, b"")
+        assert (await asgi_request(app, body, client=None)).status == 403
+        # the token opens it from anywhere; a wrong token is refused from anywhere
+        for header in ((b"authorization", b"Bearer s3cret"), (b"x-service-token", b"s3cret")):
+            assert (await asgi_request(app, body, client=("203.0.113.9", 1), headers=[header])).status == 200
+        for header in ((b"authorization", b"Bearer nope"), (b"x-service-token", b"s3cre")):
+            assert (await asgi_request(app, body, client=("203.0.113.9", 1), headers=[header])).status == 403
+            assert (await asgi_request(app, body, client=("127.0.0.1", 1), headers=[header])).status == 403
+        # 403 comes before body parsing
+        assert (await asgi_request(app, b"garbage", client=("10.2.0.1", 1))).status == 403
+    finally:
+        app.close()
+
+
+async def test_trust_require_token(client):
+    app = JsonRpcApp(client=client, history_methods={}, marketdata_methods={}, service_token="tok",
+                     require_token=True)
+    body = {"method": "asset.list", "params": [], "id": 1}
+    try:
+        assert (await asgi_request(app, body)).status == 403
+        assert (await asgi_request(app, body, headers=[(b"authorization", b"Bearer tok")])).status == 200
+        r = await asgi_request(app, body, client=("203.0.113.9", 1), headers=[(b"authorization", b"Bearer tok")])
+        assert r.status == 403  # both: network and token
+    finally:
+        app.close()
+
+
+async def test_trust_no_token_configured_ignores_auth_header(app):
+    r = await asgi_request(app, {"method": "asset.list", "params": [], "id": 1},
+                           headers=[(b"authorization", b"Bearer whatever")])
+    assert r.status == 200
+    r = await asgi_request(app, {"method": "asset.list", "params": [], "id": 1}, client=("203.0.113.9", 1),
+                           headers=[(b"authorization", b"Bearer whatever")])
+    assert r.status == 403
+
+
+@pytest.mark.parametrize("headers,status", [
+    ([(b"origin", b"https://evil.example")], 403),
+    ([(b"origin", b"null")], 403),
+    ([(b"origin", b"http://127.0.0.1:8000")], 200),  # the site's own origin (Host header)
+    ([(b"origin", b"http://127.0.0.1:8001")], 403),
+    ([(b"sec-fetch-site", b"cross-site")], 403),
+    ([(b"sec-fetch-site", b"same-origin")], 200),
+    ([(b"sec-fetch-site", b"none")], 200),
+    ([(b"origin", b"http://127.0.0.1:8000"), (b"sec-fetch-site", b"cross-site")], 403),
+])
+async def test_trust_cross_site_browser(app, matcher, headers, status):
+    before = len(matcher.service.calls)
+    r = await asgi_request(app, {"method": "balance.update", "params": [1, "BTC", "deposit", 77, "1", {}], "id": 1},
+                           headers=headers)
+    assert r.status == status
+    if status == 403:
+        assert r.body == b"" and len(matcher.service.calls) == before
+
+
+async def test_trust_behind_proxy(client):
+    app = JsonRpcApp(client=client, history_methods={}, marketdata_methods={},
+                     allowed_networks=["127.0.0.0/8", "10.9.0.0/16"])
+    body = {"method": "asset.list", "params": [], "id": 1}
+    try:
+        # through a local reverse proxy the caller is the forwarded address
+        r = await asgi_request(app, body, headers=[(b"x-forwarded-for", b"203.0.113.9")])
+        assert r.status == 403
+        r = await asgi_request(app, body, headers=[(b"x-forwarded-for", b"127.0.0.1, 203.0.113.9")])
+        assert r.status == 403  # a spoofed left-most entry does not help
+        r = await asgi_request(app, body, headers=[(b"x-forwarded-for", b"10.9.1.1")])
+        assert r.status == 200
+        r = await asgi_request(app, body, headers=[(b"x-real-ip", b"203.0.113.9")])
+        assert r.status == 403
+        # forwarding headers from a peer that is not a trusted proxy are ignored
+        r = await asgi_request(app, body, client=("10.9.1.1", 1), headers=[(b"x-forwarded-for", b"127.0.0.1")])
+        assert r.status == 200
+        r = await asgi_request(app, body, client=("203.0.113.9", 1), headers=[(b"x-forwarded-for", b"127.0.0.1")])
+        assert r.status == 403
+    finally:
+        app.close()
+
+
+# -- the plain-client scenario ---------------------------------------------------------------------
+async def test_plain_client_scenario(app):
+    async def call(method, *params):
+        r = await rpc(app, method, list(params))
+        assert r.status == 200, r
+        body = r.json()
+        assert body["error"] is None, (method, params, body)
+        return body["result"]
+
+    buyer, seller = 101, 102
+    await call("balance.update", buyer, "USDT", "deposit", 1, "10000", {})
+    await call("balance.update", seller, "BTC", "deposit", 2, "2", {})
+    bid = await call("order.put_limit", buyer, "BTCUSDT", 2, "0.5", "9000.5", "0.002", "0.001", "")
+    assert bid["left"] == "0.5"
+    assert await call("order.depth", "BTCUSDT", 20, "0") == {"asks": [], "bids": [["9000.5", "0.5"]]}
+    assert await call("balance.query", buyer, "USDT") == {"USDT": {"available": "5499.75", "freeze": "4500.25"}}
+    sell = await call("order.put_limit", seller, "BTCUSDT", 1, "0.5", "9000", "0.002", "0.001", "")
+    assert sell["left"] == "0e-8" and sell["deal_money"] == "4500.25"
+    # immediately gone from the depth (no reply cache)
+    assert await call("order.depth", "BTCUSDT", 20, "0") == {"asks": [], "bids": []}
+    assert await call("order.pending_detail", "BTCUSDT", bid["id"]) is None
+    # buyer (maker, fee 0.001 in BTC): +0.5 BTC − 0.0005; −4500.25 USDT
+    assert await call("balance.query", buyer, "BTC", "USDT") == {
+        "BTC": {"available": "0.4995", "freeze": "0"}, "USDT": {"available": "5499.75", "freeze": "0"}}
+    # seller (taker, fee 0.002 in USDT): −0.5 BTC; +4500.25 − 9.0005 USDT
+    assert await call("balance.query", seller, "BTC", "USDT") == {
+        "BTC": {"available": "1.5", "freeze": "0"}, "USDT": {"available": "4491.2495", "freeze": "0"}}
+
+
+async def test_concurrent_requests_share_pipelined_connections(app):
+    rs = await asyncio.gather(*(rpc(app, "balance.update", [200 + i, "USDT", "deposit", i, "1", {}], rid=i)
+                                for i in range(300)))
+    assert all(r.status == 200 and r.json() == ok({"status": "success"}, i) for i, r in enumerate(rs))
