@@ -1,0 +1,223 @@
+"""Random command sequences: invariants after every step, determinism, replay, dump/load."""
+from decimal import Decimal as D
+
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+
+from matcher.core import Engine
+
+from .util import T0, seeded
+
+USERS = [1, 2, 3, 4]
+FEE_ACCOUNT = 9
+MARKETS = {
+    "BTCUSDT": ("BTC", "USDT", ["99", "99.5", "100", "100.5", "101", "100.123"]),
+    "ETHBTC": ("ETH", "BTC", ["0.05", "0.050001", "0.0501", "0.0502", "0.04999999"]),
+}
+ASSETS = ["BTC", "ETH", "USDT"]
+AMOUNTS = ["0.001", "0.01", "0.3", "1", "2.5", "0.123456789", "0.0001", "7"]
+RATES = ["0", "0.001", "0.002", "0.0025"]
+OPTS = st.one_of(
+    st.none(),
+    st.fixed_dictionaries({}, optional={
+        "time_in_force": st.sampled_from(["GTC", "IOC", "FOK"]),
+        "post_only": st.booleans(),
+        "self_trade": st.sampled_from(["none", "cancel_newest", "cancel_oldest"]),
+        "client_order_id": st.sampled_from(["a", "b", "c"]),
+    }),
+)
+
+user = st.sampled_from(USERS)
+market = st.sampled_from(sorted(MARKETS))
+
+_limit = st.tuples(st.just("limit"), user, market, st.sampled_from([1, 2]),
+                  st.sampled_from(AMOUNTS), st.integers(0, 5), st.sampled_from(RATES),
+                  st.sampled_from(RATES), st.one_of(st.none(), st.none(), OPTS))
+_market = st.tuples(st.just("market"), user, market, st.sampled_from([1, 2]),
+                    st.sampled_from(AMOUNTS + ["50", "0.5"]), st.sampled_from(RATES),
+                    st.one_of(st.none(), st.fixed_dictionaries({}, optional={
+                        "self_trade": st.sampled_from(["none", "cancel_newest", "cancel_oldest"]),
+                        "client_order_id": st.sampled_from(["a", "m"])})))
+cmd = st.one_of(
+    st.tuples(st.just("deposit"), user, st.sampled_from(ASSETS),
+              st.sampled_from(["1", "10", "1000", "0.5", "123.456789"])),
+    st.tuples(st.just("withdraw"), user, st.sampled_from(ASSETS),
+              st.sampled_from(["0.1", "1", "50", "5000"])),
+    _limit, _limit.map(tuple), _limit.map(lambda c: c), _limit.map(lambda c: tuple(c)),
+    _market,
+    st.tuples(st.just("cancel"), user, market, st.integers(0, 30)),
+    st.tuples(st.just("cancel_all"), st.just(1), market),
+    st.tuples(st.just("tick"), st.integers(1, 3_000_000_000)),
+    st.tuples(st.just("read"), user, market),
+)
+
+
+def to_calls(cmds):
+    """Turn abstract commands into (method, params, dt) calls."""
+    calls = []
+    bid = 0
+    for u in USERS:  # start with some money so that most orders are accepted
+        for a, amt in (("BTC", "5"), ("ETH", "50"), ("USDT", "500")):
+            bid += 1
+            calls.append(("balance.update", [u, a, "deposit", bid, amt, {}]))
+    for c in cmds:
+        k = c[0]
+        if k == "deposit":
+            bid += 1
+            calls.append(("balance.update", [c[1], c[2], "deposit", bid, c[3], {}]))
+        elif k == "withdraw":
+            bid += 1
+            calls.append(("balance.update", [c[1], c[2], "withdraw", bid, "-" + c[3], {}]))
+        elif k == "limit":
+            _, u, m, side, amt, pi, tf, mf, opts = c
+            prices = MARKETS[m][2]
+            p = [u, m, side, amt, prices[pi % len(prices)], tf, mf, "src"]
+            if opts is not None:
+                p.append(opts)
+            calls.append(("order.put_limit", p))
+        elif k == "market":
+            _, u, m, side, amt, tf, opts = c
+            p = [u, m, side, amt, tf, ""]
+            if opts is not None:
+                p.append(opts)
+            calls.append(("order.put_market", p))
+        elif k == "cancel":
+            calls.append(("cancel-pick", [c[1], c[2], c[3]]))
+        elif k == "cancel_all":
+            calls.append(("order.cancel_all", [c[1], c[2]]))
+        elif k == "tick":
+            calls.append(("tick", c[1]))
+        else:
+            calls.append(("read", [c[1], c[2]]))
+    return calls
+
+
+def check_invariants(e, net, burned):
+    totals = {a: D(0) for a in ASSETS}
+    for uid, acct in e.accounts.items():
+        for d in (acct.avail, acct.frz):
+            for a, v in d.items():
+                assert v > 0, (uid, a, v)
+                assert v == v.quantize(e.assets[a].exp_save)
+                totals[a] += v
+    for a in ASSETS:
+        assert totals[a] + burned[a] == net[a], (a, totals[a], burned[a], net[a])
+    reserved = {}
+    for m in e.markets.values():
+        for o in m.orders.values():
+            if o.side == 1:
+                assert o.freeze == o.left
+                k = (o.user, m.stock)
+            else:
+                assert o.freeze == o.price * o.left
+                k = (o.user, m.money)
+            assert o.left > 0
+            reserved[k] = reserved.get(k, D(0)) + o.freeze
+        if m.asks and m.bids:
+            assert m.bids[0][2].price < m.asks[0][2].price, "crossed book"
+        assert sorted(m.ask_lv) == sorted({o.price for o in m.orders.values() if o.side == 1})
+        for p, s in m.ask_lv.items():
+            assert s == sum(o.left for o in m.orders.values() if o.side == 1 and o.price == p)
+    for uid, acct in e.accounts.items():
+        for a, v in acct.frz.items():
+            assert reserved.get((uid, a), D(0)) == v, (uid, a)
+    for (uid, a), v in reserved.items():
+        assert e.accounts[uid].frz.get(a, D(0)) == v
+
+
+def run(calls, fee_account, check=True):
+    e = seeded(fee_account=fee_account)
+    t = T0
+    net = {a: D(0) for a in ASSETS}
+    burned = {a: D(0) for a in ASSETS}
+    trace = []
+    log = []
+    for method, params in calls:
+        if method == "tick":
+            t += params
+            continue
+        if method == "read":
+            u, m = params
+            for rm, rp in (("order.depth", [m, 20, "0"]), ("order.depth", [m, 20, "1"]),
+                           ("order.pending", [u, m, 0, 101]), ("order.book", [m, 1, 0, 5]),
+                           ("balance.query", [u]), ("asset.summary", []),
+                           ("market.summary", [])):
+                out = e.execute(rm, rp, t)
+                assert out.error is None
+                trace.append((rm, out.result))
+            continue
+        if method == "cancel-pick":
+            u, m, i = params
+            ids = sorted(e.markets[m].orders)
+            oid = ids[i % len(ids)] if ids else i
+            method, params = "order.cancel", [u, m, oid]
+        before = e.state_hash() if check else None
+        out = e.execute(method, params, t)
+        trace.append((method, out.error, out.result, [ev.to_dict() for ev in out.events],
+                      out.log, out.oper_id))
+        if out.error is None:
+            log.append((method, out.log, t))
+            for ev in out.events:
+                n = type(ev).__name__
+                if n == "BalanceEvent" and ev.business not in ("trade", "fee"):
+                    net[ev.asset] += ev.change
+                elif n == "DealEvent" and not fee_account:
+                    stock, money = MARKETS[ev.market][:2]
+                    burned[money] += ev.ask_fee
+                    burned[stock] += ev.bid_fee
+        elif check:
+            assert out.events == [] and e.state_hash() == before
+        if check:
+            check_invariants(e, net, burned)
+    return e, trace, log
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cmds=st.lists(cmd, min_size=20, max_size=80), fee=st.booleans())
+def test_random_sequences(cmds, fee):
+    calls = to_calls(cmds)
+    fa = FEE_ACCOUNT if fee else 0
+    e1, tr1, log = run(calls, fa)
+    e2, tr2, _ = run(calls, fa, check=False)
+    assert tr1 == tr2
+    deals = sum(1 for x in tr1 if len(x) == 6 for ev in x[3] if ev["type"] == "deal")
+    event(f"deals: {min(deals, 10) // 5 * 5}+")
+    assert e1.state_hash() == e2.state_hash()
+    # dump/load round trip
+    d = e1.dump_state()
+    e3 = Engine.load_state(d)
+    assert e3.dump_state() == d and e3.state_hash() == e1.state_hash()
+    # replaying the operation log (normalised params, logged times) rebuilds the state
+    e4 = Engine()
+    for method, params, t in [(m, p, T0) for m, p in _seed_log(fa)] + log:
+        out = e4.execute(method, params, t)
+        assert out.error is None, (method, params, out.error)
+    assert e4.state_hash() == e1.state_hash()
+    # the loaded engine continues exactly like the original
+    for m, p in (("order.cancel_all", [1, "BTCUSDT"]), ("order.cancel_all", [2, "ETHBTC"])):
+        a = e1.execute(m, p, T0 + 10**13)
+        b = e3.execute(m, p, T0 + 10**13)
+        assert a.result == b.result and [x.to_dict() for x in a.events] == [x.to_dict() for x in b.events]
+    assert e1.state_hash() == e3.state_hash()
+
+
+def _seed_log(fa):
+    cap = []
+    e = Engine()
+    orig = e.execute
+
+    def rec(method, params, t):
+        out = orig(method, params, t)
+        cap.append((method, out.log))
+        return out
+    e.execute = rec
+    # same configuration as util.seeded()
+    for a in ("BTC", "ETH", "USDT"):
+        e.execute("asset.put", [a, 20, 8], T0)
+    e.execute("market.put", ["BTCUSDT", "BTC", "USDT", 8, 2, 4, "0.001", True], T0)
+    e.execute("market.put", ["ETHUSDT", "ETH", "USDT", 8, 2, 4, "0.01", True], T0)
+    e.execute("market.put", ["ETHBTC", "ETH", "BTC", 8, 6, 4, "0.01", True], T0)
+    if fa:
+        e.execute("config.fee_account", [fa], T0)
+    return cap
+
