@@ -184,3 +184,15 @@ JSONRPC_MAX_BODY = env.int("JSONRPC_MAX_BODY", default=4 * 1024 * 1024)  # bytes
 JSONRPC_BACKEND_TIMEOUT = env.float("JSONRPC_BACKEND_TIMEOUT", default=MATCHER_RPC_TIMEOUT)  # history/market data
 JSONRPC_THREADS = env.int("JSONRPC_THREADS", default=8)  # threads for history (ORM) methods
 # === end access layer ===================================================================
+
+# --- matcher durability (matcher/log, matcher/sinks; docs/durability.md) ----------------
+SNAPSHOT_INTERVAL = env.float("SNAPSHOT_INTERVAL", default=3600.0)  # s between snapshots; 0 = only on demand
+SNAPSHOT_KEEP = env.int("SNAPSHOT_KEEP", default=3)  # snapshots retained; the log is pruned behind the oldest
+MATCHER_KAFKA = env.bool("MATCHER_KAFKA", default=True)  # publish deals/orders/balances to KAFKA_BOOTSTRAP
+MATCHER_HISTORY = env.bool("MATCHER_HISTORY", default=True)  # write balance/order/deal history rows
+# back-pressure: mutating commands get code 3 while a backlog is at or over its limit
+MATCHER_LOG_BACKLOG_LIMIT = env.int("MATCHER_LOG_BACKLOG_LIMIT", default=50_000)  # uncommitted log entries
+MATCHER_HISTORY_LAG_LIMIT = env.int("MATCHER_HISTORY_LAG_LIMIT", default=500_000)  # unwritten events
+MATCHER_KAFKA_BACKLOG_LIMIT = env.int("MATCHER_KAFKA_BACKLOG_LIMIT", default=500_000)  # undelivered events
+MATCHER_CONFIG_SYNC_INTERVAL = env.float("MATCHER_CONFIG_SYNC_INTERVAL", default=5.0)  # Asset/Market → matcher
+FEE_ACCOUNT_USER_ID = env.int("FEE_ACCOUNT_USER_ID", default=None)  # fees credited to this user (0 = none)

@@ -1,0 +1,85 @@
+"""``python -m matcher`` — the matcher process (docs/durability.md).
+
+    python -m matcher            recover, sync the configuration, serve RPC (MATCHER_RPC_HOST/PORT)
+    python -m matcher snapshot   make a snapshot from the committed operation log (offline:
+                                 needs only the database; safe beside a running matcher)
+
+Configuration comes from the environment through exchange_site/settings.py.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+
+logger = logging.getLogger("matcher")
+
+
+async def run() -> int:
+    from django.conf import settings
+
+    from matcher.config_sync import sync_config
+    from matcher.log.recovery import RecoveryError
+    from matcher.server import serve
+    from matcher.service import MatcherService
+
+    service = MatcherService.from_settings(config_sync=sync_config)
+    try:
+        await service.start()
+    except RecoveryError as e:
+        logger.critical("matcher recovery failed, not starting: %s", e)
+        await service.stop()
+        return 1
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    server = asyncio.create_task(serve(service, settings.MATCHER_RPC_HOST, settings.MATCHER_RPC_PORT))
+    waiter = asyncio.create_task(stop.wait())
+    done, _ = await asyncio.wait({server, waiter}, return_when=asyncio.FIRST_COMPLETED)
+    rc = 0
+    if server in done and server.exception() is not None:
+        logger.critical("matcher rpc server failed: %s", server.exception())
+        rc = 1
+    server.cancel()
+    waiter.cancel()
+    await asyncio.gather(server, waiter, return_exceptions=True)
+    await service.stop()
+    logger.info("matcher stopped")
+    return rc
+
+
+def offline_snapshot() -> int:
+    from django.conf import settings
+
+    from matcher.log.db import Db, read_progress
+    from matcher.log.follower import make_snapshot
+    from matcher.log.oplog import last_log_id
+
+    db = Db()
+    upto = last_log_id(db)
+    positions = read_progress(db)
+    sink = min(positions.values()) if positions else None
+    _, meta = make_snapshot(db, None, upto, getattr(settings, "SNAPSHOT_KEEP", 3), sink)
+    print(meta)
+    return 0
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m matcher")
+    parser.add_argument("command", nargs="?", default="serve", choices=("serve", "snapshot"))
+    args = parser.parse_args(argv)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "exchange_site.settings")
+    import django
+
+    django.setup()
+    if args.command == "snapshot":
+        return offline_snapshot()
+    return asyncio.run(run())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,143 @@
+"""Blocking database access for the matcher's writer threads and processes.
+
+Each thread uses its own Django connection (``django.db.connections`` is thread-local) but
+talks to the DB-API connection underneath: no ORM, no debug cursor wrapper, explicit
+transactions. Works on MySQL/MariaDB (production, tests, benchmarks) and SQLite
+(``make run``'s embedded default).
+"""
+from __future__ import annotations
+
+import logging
+import time
+from contextlib import suppress
+
+from django.db import connections
+
+logger = logging.getLogger("matcher.db")
+
+
+class Db:
+    """One thread's database handle. ``run(fn)`` executes ``fn(cursor)`` in one transaction
+    and commits; any error rolls back, drops the connection (the next call reconnects)
+    and is re-raised."""
+
+    def __init__(self, alias: str = "default"):
+        self.alias = alias
+        self._raw = None
+
+    @property
+    def vendor(self) -> str:
+        return connections[self.alias].vendor
+
+    def _connect(self):
+        if self._raw is None:
+            conn = connections[self.alias]
+            conn.ensure_connection()
+            if conn.get_autocommit():
+                conn.set_autocommit(False)
+            self._raw = conn.connection
+        return self._raw
+
+    def run(self, fn):
+        raw = self._connect()
+        try:
+            cur = raw.cursor()
+            try:
+                result = fn(cur)
+            finally:
+                with suppress(Exception):
+                    cur.close()
+            raw.commit()
+            return result
+        except BaseException:
+            self.close()
+            raise
+
+    def query(self, sql: str, params=()):
+        """All rows of one read (in its own short transaction)."""
+
+        def q(cur):
+            cur.execute(sql, params)
+            return cur.fetchall()
+
+        return self.run(q)
+
+    def close(self) -> None:
+        raw, self._raw = self._raw, None
+        conn = connections[self.alias]
+        if raw is not None:
+            with suppress(Exception):
+                raw.rollback()
+        with suppress(Exception):
+            conn.close()
+        # Django keeps the wrapper's state; a failed close must not leave it half-open.
+        conn.connection = None
+
+
+def placeholder(vendor: str) -> str:
+    return "?" if vendor == "sqlite" else "%s"
+
+
+def insert_ignore(vendor: str, table: str, columns: tuple[str, ...], rows: int) -> str:
+    """A multi-row INSERT that skips rows whose primary key exists (and only those: on
+    MySQL ``ON DUPLICATE KEY UPDATE id=id`` rather than ``INSERT IGNORE``, which would also
+    turn data errors into warnings)."""
+    ph = placeholder(vendor)
+    one = "(" + ",".join([ph] * len(columns)) + ")"
+    cols = ",".join(f"`{c}`" if vendor == "mysql" else f'"{c}"' for c in columns)
+    values = ",".join([one] * rows)
+    pk = columns[0]
+    if vendor == "mysql":
+        return f"INSERT INTO {table} ({cols}) VALUES {values} ON DUPLICATE KEY UPDATE `{pk}`=`{pk}`"
+    return f"INSERT INTO {table} ({cols}) VALUES {values} ON CONFLICT DO NOTHING"
+
+
+def executemany_ignore(cur, vendor: str, table: str, columns: tuple[str, ...], rows: list,
+                       chunk: int = 1000) -> None:
+    """Insert ``rows`` (tuples) with insert-ignore semantics in multi-row statements."""
+    n = len(columns)
+    if vendor == "sqlite":
+        chunk = max(1, min(chunk, 32766 // n))
+    for i in range(0, len(rows), chunk):
+        part = rows[i:i + chunk]
+        flat = [v for row in part for v in row]
+        cur.execute(insert_ignore(vendor, table, columns, len(part)), flat)
+
+
+def set_progress_sql(vendor: str) -> str:
+    ph = placeholder(vendor)
+    if vendor == "mysql":
+        return (f"INSERT INTO sink_progress (name, position) VALUES ({ph},{ph}) "
+                "ON DUPLICATE KEY UPDATE position = GREATEST(position, VALUES(position))")
+    return (f"INSERT INTO sink_progress (name, position) VALUES ({ph},{ph}) "
+            "ON CONFLICT(name) DO UPDATE SET position = MAX(position, excluded.position)")
+
+
+def read_progress(db: Db) -> dict[str, int]:
+    return {name: int(pos) for name, pos in db.query("SELECT name, position FROM sink_progress")}
+
+
+def retry_forever(fn, *, what: str, stop=None, on_error=None, on_ok=None, first_delay=0.05,
+                  max_delay=1.0):
+    """Call fn() until it succeeds (or ``stop()`` is true: returns None)."""
+    delay = first_delay
+    failures = 0
+    while True:
+        try:
+            result = fn()
+        except Exception as e:  # noqa: BLE001 - any DB error: retry
+            failures += 1
+            if on_error:
+                on_error(e)
+            if failures == 1 or failures % 20 == 0:
+                logger.error("%s failed (%s attempt): %s", what, failures, e)
+            if stop is not None and stop():
+                return None
+            time.sleep(delay)
+            delay = min(max_delay, delay * 2)
+            continue
+        if failures:
+            logger.warning("%s succeeded again after %s failures", what, failures)
+        if on_ok:
+            on_ok()
+        return result

@@ -1,0 +1,319 @@
+"""MatcherService: the engine plus its durable edges (docs/matcher-core.md "The edges",
+docs/durability.md).
+
+- Reads run at once on the current in-memory state.
+- A mutating command is applied to the engine at once (stamped with a non-decreasing
+  ``time_us``), its normalised params go to the operation-log writer, and the reply is
+  held until the transaction holding that log entry committed (group commit). Only then
+  do its events go to the history writer and the Kafka publisher — so no output ever
+  shows a command that a crash could undo.
+- Back-pressure: new mutating commands get code 3 ``service unavailable`` while the log
+  is unhealthy (database unreachable) or any backlog (log, history, Kafka) is over its
+  limit. Reads keep working.
+
+Admin methods (not engine methods): ``snapshot.make`` → a snapshot at the last committed
+operation, ``matcher.status`` → health and backlogs.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+
+from matcher.core import Engine
+
+from matcher.log.db import Db, read_progress
+from matcher.log.follower import SnapshotFollower
+from matcher.log.oplog import OperationLogWriter
+from matcher.log.recovery import recover
+
+logger = logging.getLogger("matcher.service")
+
+MUTATING = Engine.MUTATING
+ADMIN = frozenset(("snapshot.make", "matcher.status"))
+
+UNAVAILABLE = 3
+
+
+def _error(code, message, data=None) -> dict:
+    e = {"code": code, "message": message}
+    if data is not None:
+        e["data"] = data
+    return {"error": e, "result": None}
+
+
+class MatcherService:
+    def __init__(self, *, engine: Engine | None = None, alias: str = "default",
+                 kafka_bootstrap: str | None = None, history: bool = True,
+                 snapshot_interval: float = 3600.0, snapshot_keep: int = 3,
+                 log_backlog_limit: int = 50_000, history_lag_limit: int = 500_000,
+                 kafka_backlog_limit: int = 500_000, log_max_batch: int = 5000,
+                 config_sync=None, config_sync_interval: float = 0.0, kafka_config: dict | None = None):
+        """``engine`` given → no recovery (tests); else the engine is recovered from the
+        database in ``start()``. ``kafka_bootstrap`` None/"" → no Kafka publisher."""
+        self.engine = engine
+        self.alias = alias
+        self.kafka_bootstrap = kafka_bootstrap
+        self.history_enabled = history
+        self.snapshot_interval = snapshot_interval
+        self.snapshot_keep = snapshot_keep
+        self.log_backlog_limit = log_backlog_limit
+        self.history_lag_limit = history_lag_limit
+        self.kafka_backlog_limit = kafka_backlog_limit
+        self.log_max_batch = log_max_batch
+        self.config_sync = config_sync  # async callable(service), e.g. matcher.config_sync.sync_config
+        self.config_sync_interval = config_sync_interval
+        self.kafka_config = kafka_config
+        self.recovery_info: dict | None = None
+        self._pending: deque = deque()  # (oper_id, future, events) in oper_id order
+        self._last_t = 0
+        self._ready = False
+        self._stopping = False
+        self._tasks: list[asyncio.Task] = []
+        self._log: OperationLogWriter | None = None
+        self.history = None
+        self.kafka = None
+        self.follower = SnapshotFollower(alias)
+        self.last_snapshot: dict | None = None
+        self._snapshot_lock = asyncio.Lock()
+
+    @classmethod
+    def from_settings(cls, **overrides) -> "MatcherService":
+        from django.conf import settings
+
+        kw = dict(
+            kafka_bootstrap=getattr(settings, "KAFKA_BOOTSTRAP", "") if getattr(settings, "MATCHER_KAFKA", True) else "",
+            history=getattr(settings, "MATCHER_HISTORY", True),
+            snapshot_interval=getattr(settings, "SNAPSHOT_INTERVAL", 3600),
+            snapshot_keep=getattr(settings, "SNAPSHOT_KEEP", 3),
+            log_backlog_limit=getattr(settings, "MATCHER_LOG_BACKLOG_LIMIT", 50_000),
+            history_lag_limit=getattr(settings, "MATCHER_HISTORY_LAG_LIMIT", 500_000),
+            kafka_backlog_limit=getattr(settings, "MATCHER_KAFKA_BACKLOG_LIMIT", 500_000),
+            config_sync_interval=getattr(settings, "MATCHER_CONFIG_SYNC_INTERVAL", 5.0),
+        )
+        kw.update(overrides)
+        return cls(**kw)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        loop = self._loop = asyncio.get_running_loop()
+        db = Db(self.alias)
+        tail: list = []
+        try:
+            positions = await asyncio.to_thread(read_progress, db)
+            hist_pos = positions.get("history", 0)
+            kafka_pos = positions.get("kafka", 0)
+            sink_positions = []
+            if self.history_enabled:
+                sink_positions.append(hist_pos)
+            if self.kafka_bootstrap:
+                sink_positions.append(kafka_pos)
+            sink_pos = min(sink_positions) if sink_positions else None
+            if self.engine is None:
+                def on_events(evs):
+                    if sink_pos is not None and evs[-1].seq > sink_pos:
+                        tail.extend(evs)
+
+                self.engine, self.recovery_info = await asyncio.to_thread(recover, db, sink_pos, on_events)
+                self._last_t = await asyncio.to_thread(self._last_logged_time, db)
+        finally:
+            await asyncio.to_thread(db.close)
+
+        self._log = OperationLogWriter(lambda last: loop.call_soon_threadsafe(self._committed, last),
+                                       alias=self.alias, max_batch=self.log_max_batch)
+        self._log.committed_id = self.engine.oper_seq
+        self._log.start()
+        if self.history_enabled:
+            from matcher.sinks.history import HistoryWriter
+
+            self.history = HistoryWriter(alias=self.alias, position=hist_pos)
+            self.history.start()
+            self.history.submit(tail)
+        if self.kafka_bootstrap:
+            from matcher.sinks.kafka import KafkaPublisher
+
+            self.kafka = KafkaPublisher(self.kafka_bootstrap, position=kafka_pos, alias=self.alias,
+                                        config=self.kafka_config)
+            self.kafka.start()
+            self.kafka.submit(tail)
+        self._ready = True
+        if self.config_sync is not None:
+            await self.config_sync(self)
+            if self.config_sync_interval:
+                self._tasks.append(asyncio.create_task(self._config_sync_loop()))
+        if self.snapshot_interval:
+            self._tasks.append(asyncio.create_task(self._snapshot_loop()))
+        logger.info("matcher service started at operation %s (event %s)", self.engine.oper_seq,
+                    self.engine.event_seq)
+
+    @staticmethod
+    def _last_logged_time(db: Db) -> int:
+        rows = db.query("SELECT time_us FROM operation_log ORDER BY id DESC LIMIT 1")
+        return int(rows[0][0]) if rows else 0
+
+    async def stop(self, timeout: float = 10.0) -> None:
+        """Stop accepting mutations, commit what is pending (while the database answers),
+        flush the outputs, stop the threads."""
+        self._stopping = True
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            try:
+                await t
+            except (asyncio.CancelledError, Exception):  # noqa: BLE001
+                pass
+        self._tasks.clear()
+        if self._log is not None:
+            await asyncio.to_thread(self._log.stop, timeout)
+            await asyncio.sleep(0)  # run the last _committed callbacks
+        while self._pending:
+            _, fut, _ = self._pending.popleft()
+            if not fut.done():
+                fut.set_exception(ConnectionAbortedError("stopped before the operation log committed"))
+        if self.history is not None:
+            await asyncio.to_thread(self.history.stop, timeout)
+        if self.kafka is not None:
+            await asyncio.to_thread(self.kafka.stop, timeout)
+        await asyncio.to_thread(self.follower.close)
+        self._ready = False
+
+    # ------------------------------------------------------------------ commands
+
+    def _stamp(self) -> int:
+        t = time.time_ns() // 1000
+        if t < self._last_t:
+            t = self._last_t
+        self._last_t = t
+        return t
+
+    def refusal(self) -> str | None:
+        """Why a mutating command would be refused now (None: accepted)."""
+        if not self._ready or self._stopping:
+            return "matcher not ready"
+        log = self._log
+        if not log.healthy:
+            return "operation log unavailable"
+        if len(self._pending) >= self.log_backlog_limit:
+            return "operation log backlog"
+        h = self.history
+        if h is not None and (h.backlog() >= self.history_lag_limit):
+            return "history writer lagging"
+        k = self.kafka
+        if k is not None and k.backlog() >= self.kafka_backlog_limit:
+            return "kafka backlog"
+        return None
+
+    async def call(self, method: str, params) -> dict:
+        if method in MUTATING:
+            reason = self.refusal()
+            if reason is not None:
+                return _error(UNAVAILABLE, "service unavailable", {"reason": reason})
+            t = self._stamp()
+            try:
+                out = self.engine.execute(method, params, t)
+            except Exception:  # noqa: BLE001 - a core bug must not kill the service
+                logger.critical("engine raised on %s %r", method, params, exc_info=True)
+                return _error(2, "internal error")
+            if out.error is not None:
+                return _error(*out.error)
+            if out.log is None:  # a successful command that changed nothing
+                return {"error": None, "result": out.result}
+            fut = self._loop.create_future()
+            self._pending.append((out.oper_id, fut, out.events))
+            self._log.submit(out.oper_id, t, method, out.log)
+            try:
+                await asyncio.shield(fut)
+            except ConnectionAbortedError:
+                return _error(UNAVAILABLE, "service unavailable", {"reason": "stopped before commit"})
+            return {"error": None, "result": out.result}
+        if method in ADMIN:
+            return await self._admin(method, params)
+        try:
+            out = self.engine.execute(method, params, self._stamp())
+        except Exception:  # noqa: BLE001
+            logger.critical("engine raised on %s %r", method, params, exc_info=True)
+            return _error(2, "internal error")
+        if out.error is not None:
+            return _error(*out.error)
+        return {"error": None, "result": out.result}
+
+    def _committed(self, last: int) -> None:
+        """Event loop: every pending command with oper_id <= last is durable."""
+        pending = self._pending
+        events = []
+        while pending and pending[0][0] <= last:
+            _, fut, evs = pending.popleft()
+            if evs:
+                events.extend(evs)
+            if not fut.done():
+                fut.set_result(None)
+        if events:
+            if self.history is not None:
+                self.history.submit(events)
+            if self.kafka is not None:
+                self.kafka.submit(events)
+
+    # ------------------------------------------------------------------ admin
+
+    async def _admin(self, method: str, params) -> dict:
+        if method == "matcher.status":
+            return {"error": None, "result": self.status()}
+        if method == "snapshot.make":
+            try:
+                meta = await self.make_snapshot()
+            except Exception as e:  # noqa: BLE001
+                logger.error("snapshot failed: %s", e)
+                return _error(2, "internal error", {"reason": str(e)})
+            return {"error": None, "result": meta}
+        return _error(4, "method not found")
+
+    def status(self) -> dict:
+        return {
+            "oper_seq": self.engine.oper_seq if self.engine else None,
+            "event_seq": self.engine.event_seq if self.engine else None,
+            "committed_oper_id": self._log.committed_id if self._log else None,
+            "log_healthy": self._log.healthy if self._log else None,
+            "log_backlog": len(self._pending),
+            "history_position": self.history.position if self.history else None,
+            "history_backlog": self.history.backlog() if self.history else None,
+            "kafka_position": self.kafka.position if self.kafka else None,
+            "kafka_backlog": self.kafka.backlog() if self.kafka else None,
+            "refusal": self.refusal(),
+            "last_snapshot": self.last_snapshot,
+        }
+
+    def sink_position(self) -> int | None:
+        pos = [s.position for s in (self.history, self.kafka) if s is not None]
+        return min(pos) if pos else None
+
+    async def make_snapshot(self) -> dict:
+        """A snapshot of the state after the last committed operation, made by the
+        follower process (the live engine does not pause)."""
+        async with self._snapshot_lock:
+            upto = self._log.committed_id
+            t0 = time.monotonic()
+            meta = await asyncio.to_thread(self.follower.make, upto, self.snapshot_keep, self.sink_position())
+            meta["wall_s"] = round(time.monotonic() - t0, 3)
+            self.last_snapshot = meta
+            logger.info("snapshot %s at operation %s (%.2fs)", meta["id"], upto, meta["wall_s"])
+            return meta
+
+    async def _snapshot_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.snapshot_interval)
+            if self._log.committed_id == (self.last_snapshot or {}).get("end_oper_id"):
+                continue
+            try:
+                await self.make_snapshot()
+            except Exception:  # noqa: BLE001
+                logger.error("periodic snapshot failed", exc_info=True)
+
+    async def _config_sync_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.config_sync_interval)
+            try:
+                await self.config_sync(self)
+            except Exception:  # noqa: BLE001
+                logger.warning("configuration sync failed", exc_info=True)

@@ -1,0 +1,227 @@
+"""Kafka publisher: events → topics ``deals``, ``orders``, ``balances``.
+
+Payloads exactly as spec matching.md §7 (``DealEvent/OrderEvent/BalanceEvent.kafka_payload``);
+key = market (deals, orders) or user id (balances); header ``seq`` = the event's
+deterministic seq as ASCII digits, so consumers dedupe. Only ``balance.update`` rows go to
+``balances`` (business other than ``trade``/``fee``).
+
+One thread owns an idempotent producer (``acks=all``, ``enable.idempotence``, no local
+message timeout). Every produced message stays in an in-flight list until its delivery
+report arrives; ``position`` = the highest seq with every event up to it delivered (or
+not meant for Kafka). Broker down: librdkafka keeps the messages and retries in order;
+the in-flight list grows, and the service answers code 3 once ``backlog()`` passes its
+limit. A delivery error or a fatal producer error (e.g. a broker that lost its state)
+re-creates the producer and produces every undelivered message again, in order —
+duplicates are possible, losses are not. ``position`` is persisted in
+``sink_progress.kafka`` every ``progress_interval`` s; after a crash every event after it
+is published again.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+
+import orjson
+
+from matcher.core import BalanceEvent, DealEvent, OrderEvent
+
+from matcher.log.db import Db, set_progress_sql
+
+logger = logging.getLogger("matcher.kafka")
+
+NOT_PUBLISHED = frozenset(("trade", "fee"))
+TOPICS = ("deals", "orders", "balances")
+
+
+def message_of(ev):
+    """(topic, key, value bytes) or None for events that are not published."""
+    cls = type(ev)
+    if cls is DealEvent:
+        return "deals", ev.market, orjson.dumps(ev.kafka_payload())
+    if cls is OrderEvent:
+        return "orders", ev.market, orjson.dumps(ev.kafka_payload())
+    if cls is BalanceEvent:
+        if ev.business in NOT_PUBLISHED:
+            return None
+        return "balances", str(ev.user_id), orjson.dumps(ev.kafka_payload())
+    return None
+
+
+class KafkaPublisher:
+    NAME = "kafka"
+
+    def __init__(self, bootstrap: str, *, position: int = 0, alias: str = "default",
+                 progress_interval: float = 0.5, config: dict | None = None, max_take: int = 5000):
+        self.bootstrap = bootstrap
+        self._alias = alias
+        self._config = config or {}
+        self._queue: deque = deque()
+        self._wake = threading.Event()
+        self._stopping = False
+        self._thread = None
+        self._submitted = 0  # events, written by the event loop
+        self._resolved = 0  # events at or below position, written by the thread
+        self._progress_interval = progress_interval
+        self._max_take = max_take
+        self.position = position
+        self.persisted = position
+        self.delivered = 0
+        self.resends = 0
+        self.healthy = True
+        self.last_error = None
+        self._resend = False
+
+    # -- event-loop side ---------------------------------------------------------------
+    def submit(self, events: list) -> None:
+        if not events or events[-1].seq <= self.position:
+            return
+        self._submitted += len(events)
+        self._queue.append(events)
+        if not self._wake.is_set():
+            self._wake.set()
+
+    def backlog(self) -> int:
+        return self._submitted - self._resolved
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="kafka-publisher", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stopping = True
+        self._deadline = time.monotonic() + timeout
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout + 5)
+
+    # -- publisher thread --------------------------------------------------------------
+    def _producer(self):
+        from confluent_kafka import Producer
+
+        conf = {
+            "bootstrap.servers": self.bootstrap,
+            "enable.idempotence": True,
+            "acks": "all",
+            "linger.ms": 2,
+            "message.timeout.ms": 0,  # never expire locally: delivered when the broker is back
+            "queue.buffering.max.messages": 2_000_000,
+            "queue.buffering.max.kbytes": 2_000_000,
+            "reconnect.backoff.max.ms": 1000,
+            "error_cb": self._on_error,
+        }
+        conf.update(self._config)
+        return Producer(conf)
+
+    def _on_error(self, err) -> None:
+        self.last_error = str(err)
+        if err.fatal():
+            logger.error("kafka producer fatal error: %s — re-creating the producer", err)
+            self._resend = True
+        else:
+            logger.warning("kafka: %s", err)
+
+    def _run(self) -> None:
+        db = Db(self._alias)
+        inflight: deque = deque()  # [seq, delivered, topic, key, value]
+        groups: deque = deque()  # (last seq, event count) of taken lists, for backlog accounting
+        last_seen = self.position
+        producer = self._producer()
+        last_persist = time.monotonic()
+        q = self._queue
+
+        def produce(entry):
+            while True:
+                try:
+                    producer.produce(entry[2], entry[4], entry[3], headers=(("seq", b"%d" % entry[0]),),
+                                     on_delivery=lambda err, msg, e=entry: self._delivered(e, err))
+                    return
+                except BufferError:
+                    producer.poll(0.05)
+
+        try:
+            while True:
+                took = 0
+                while q and took < self._max_take:
+                    evs = q.popleft()
+                    pos = self.position
+                    for ev in evs:
+                        if ev.seq <= pos:
+                            continue
+                        m = message_of(ev)
+                        if m is not None:
+                            entry = [ev.seq, False, m[0], m[1], m[2]]
+                            inflight.append(entry)
+                            produce(entry)
+                    last_seen = max(last_seen, evs[-1].seq)
+                    groups.append((evs[-1].seq, len(evs)))
+                    took += len(evs)
+                if self._resend:
+                    self._resend = False
+                    self.resends += 1
+                    try:
+                        producer.purge()
+                    except Exception:  # noqa: BLE001
+                        pass
+                    producer = self._producer()
+                    for entry in inflight:
+                        if not entry[1]:
+                            produce(entry)
+                if took:
+                    producer.poll(0)
+                elif inflight:
+                    producer.poll(0.005)
+                else:
+                    if self._stopping:
+                        break
+                    self._wake.wait(0.1)
+                    self._wake.clear()
+                    producer.poll(0)
+                while inflight and inflight[0][1]:
+                    inflight.popleft()
+                new_pos = inflight[0][0] - 1 if inflight else last_seen
+                if new_pos > self.position:
+                    self.position = new_pos
+                resolved = 0
+                while groups and groups[0][0] <= self.position:
+                    resolved += groups.popleft()[1]
+                if resolved:
+                    self._resolved += resolved
+                now = time.monotonic()
+                if self.position != self.persisted and now - last_persist >= self._progress_interval:
+                    last_persist = now
+                    self._persist(db)
+                if self._stopping and (not q and not inflight or time.monotonic() > self._deadline):
+                    break
+        except Exception:  # noqa: BLE001
+            logger.critical("kafka publisher died", exc_info=True)
+            self.healthy = False
+        finally:
+            if self.position != self.persisted:
+                self._persist(db)
+            if inflight:
+                logger.warning("kafka publisher stopped with %s undelivered messages (from event %s); "
+                               "they are published again after the next start", len(inflight), inflight[0][0])
+            db.close()
+
+    def _delivered(self, entry, err) -> None:
+        if err is None:
+            entry[1] = True
+            self.delivered += 1
+            if not self.healthy:
+                self.healthy = True
+        else:
+            self.healthy = False
+            self.last_error = str(err)
+            logger.error("kafka delivery of event %s failed: %s — producing again", entry[0], err)
+            self._resend = True
+
+    def _persist(self, db: Db) -> None:
+        pos = self.position
+        try:
+            sql = set_progress_sql(db.vendor)
+            db.run(lambda cur: cur.execute(sql, (self.NAME, pos)))
+            self.persisted = pos
+        except Exception as e:  # noqa: BLE001 - the database may be down: next time
+            logger.warning("kafka: could not record delivered position %s: %s", pos, e)
