@@ -165,6 +165,49 @@ LOGGING = {
     },
 }
 
+# === REST v1 and API keys (apps.accounts, apps.trading.rest) — owner: REST v1 =========
+import base64 as _base64  # noqa: E402
+import hashlib as _hashlib  # noqa: E402
+
+# Fernet keys that encrypt API secrets at rest (first encrypts, all decrypt). The default
+# is derived from SECRET_KEY; set it explicitly in production so that rotating
+# SECRET_KEY does not make every stored secret unreadable.
+API_KEY_ENCRYPTION_KEY = env.list(
+    "API_KEY_ENCRYPTION_KEY",
+    default=[_base64.urlsafe_b64encode(_hashlib.sha256(b"api-key-encryption:" + SECRET_KEY.encode()).digest()).decode()],
+)
+API_SIGNATURE_WINDOW_S = env.int("API_SIGNATURE_WINDOW_S", default=30)  # ± around the server clock
+API_REPLAY_CACHE = "api"  # the CACHES alias remembering used signatures (SET NX with a TTL)
+# Fee rates of orders placed through REST v1 (the matcher takes them per order).
+REST_TAKER_FEE_RATE = env.str("REST_TAKER_FEE_RATE", default="0.002")
+REST_MAKER_FEE_RATE = env.str("REST_MAKER_FEE_RATE", default="0.001")
+
+CACHES = globals().get("CACHES") or {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+CACHES["api"] = {
+    "BACKEND": "django.core.cache.backends.redis.RedisCache",
+    "LOCATION": env.str("API_CACHE_URL", default=REDIS_URL),
+    "KEY_PREFIX": "api",
+}
+# Authentication is global (an X-API-KEY header or a session); permissions, throttles,
+# parsers and the error handler are set on the REST v1 base views
+# (apps.trading.rest.views.ApiView), so other DRF endpoints keep their own behaviour.
+REST_FRAMEWORK.update(
+    {
+        "DEFAULT_AUTHENTICATION_CLASSES": [
+            "apps.accounts.authentication.ApiKeyAuthentication",
+            "rest_framework.authentication.SessionAuthentication",
+        ],
+        "DEFAULT_THROTTLE_RATES": {
+            "anon": env.str("API_THROTTLE_ANON", default="120/min"),
+            "user": env.str("API_THROTTLE_USER", default="1200/min"),
+        },
+    }
+)
+SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(
+    {"OrderSideEnum": ["sell", "buy"], "OrderTypeEnum": ["limit", "market"]}
+)
+# === end REST v1 ======================================================================
+
 # === Access layer: matcher client and ViaBTC JSON-RPC at POST / (apps.trading) — owner: access layer
 # Seconds the access layer waits for a matcher reply (the original accesshttp: 1.0 s);
 # on expiry the caller gets code 5 "service timeout" (the command may still apply).

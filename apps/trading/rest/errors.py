@@ -1,0 +1,103 @@
+"""The REST v1 exception handler: one body shape for every error.
+
+    {"error": {"type": "invalid", "code": 1, "message": "invalid argument",
+               "fields": {"amount": ["At most 8 decimals."]}}}
+
+`code` is the ViaBTC code when there is one (validation = 1, matcher errors); `fields`
+names the offending request fields; `data` carries the matcher's extra data.
+"""
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import set_rollback
+
+from apps.trading.errors import (
+    INTERNAL_ERROR,
+    INVALID_ARGUMENT,
+    METHOD_NOT_FOUND,
+    SERVICE_TIMEOUT,
+    SERVICE_UNAVAILABLE,
+    RpcError,
+)
+
+GENERIC_STATUS = {
+    INVALID_ARGUMENT: status.HTTP_400_BAD_REQUEST,
+    INTERNAL_ERROR: status.HTTP_500_INTERNAL_SERVER_ERROR,
+    SERVICE_UNAVAILABLE: status.HTTP_503_SERVICE_UNAVAILABLE,
+    METHOD_NOT_FOUND: status.HTTP_500_INTERNAL_SERVER_ERROR,
+    SERVICE_TIMEOUT: status.HTTP_504_GATEWAY_TIMEOUT,
+}
+# (method, code) → (HTTP status, field the error is about or None, message override)
+METHOD_STATUS = {
+    ("order.put_limit", 10): (400, None, None),  # balance not enough
+    ("order.put_limit", 11): (400, "amount", None),  # amount too small
+    ("order.put_limit", 12): (409, "post_only", None),  # order would trade
+    ("order.put_limit", 13): (409, "time_in_force", None),  # fill or kill not satisfied
+    ("order.put_limit", 14): (409, "client_order_id", None),  # duplicate client order id
+    ("order.put_market", 10): (400, None, None),
+    ("order.put_market", 11): (400, "amount", None),
+    ("order.put_market", 12): (409, None, None),  # no enough trader
+    ("order.put_market", 13): (409, "client_order_id", None),
+    ("order.cancel", 10): (404, None, None),  # order not found
+    ("order.cancel", 11): (404, None, "order not found"),  # another user's order: not found
+    ("balance.update", 10): (409, "business_id", None),  # repeat update
+    ("balance.update", 11): (400, "amount", None),  # balance not enough
+}
+PARAM_FIELDS = {  # matcher param names → REST field names
+    "options.client_order_id": "client_order_id",
+    "options.time_in_force": "time_in_force",
+    "options.post_only": "post_only",
+    "options.self_trade": "self_trade",
+    "change": "amount",
+}
+
+TIMEOUT_HINT = (
+    "The matcher did not answer in time; the command may still have been applied. Retry an order "
+    "with the same client_order_id (or a deposit with the same business_id): a duplicate is refused."
+)
+
+
+def _rpc_response(exc: RpcError) -> Response:
+    method = getattr(exc, "method", None)
+    http, field, message = METHOD_STATUS.get((method, exc.code), (None, None, None))
+    if http is None:
+        http = GENERIC_STATUS.get(exc.code, status.HTTP_400_BAD_REQUEST if exc.code >= 10 else 500)
+    error = {"type": "matcher", "code": exc.code, "message": message or exc.message}
+    data = exc.data if isinstance(exc.data, dict) else None
+    if exc.code == INVALID_ARGUMENT and data and "param" in data:
+        param = PARAM_FIELDS.get(data["param"], data["param"])
+        error["type"] = "invalid"
+        error["fields"] = {param: [data.get("reason", "invalid")]}
+    elif field:
+        error["fields"] = {field: [error["message"]]}
+    if exc.code == SERVICE_TIMEOUT:
+        error["message"] = f"{exc.message}: {TIMEOUT_HINT}"
+    if data and http != 404:
+        error["data"] = data
+    return Response({"error": error}, status=http)
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, RpcError):
+        set_rollback()
+        return _rpc_response(exc)
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+    if not isinstance(exc, exceptions.APIException):
+        return None  # a bug: let Django answer 500 and log it
+    headers = {}
+    if getattr(exc, "auth_header", None):
+        headers["WWW-Authenticate"] = exc.auth_header
+    if getattr(exc, "wait", None):
+        headers["Retry-After"] = "%d" % exc.wait
+    set_rollback()
+    if isinstance(exc, exceptions.ValidationError):
+        detail = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+        error = {"type": "invalid", "code": INVALID_ARGUMENT, "message": "invalid argument", "fields": detail}
+    else:
+        codes = exc.get_codes()
+        error = {"type": codes if isinstance(codes, str) else exc.default_code, "message": str(exc.detail)}
+    return Response({"error": error}, status=exc.status_code, headers=headers)

@@ -1,0 +1,243 @@
+"""Reads of REST v1: configuration (apps.markets), the matcher's live state (depth, balances,
+open orders) and history tables (apps.history.selectors). Each user sees only their own."""
+import time
+from decimal import Decimal
+
+from apps.history import selectors as history
+from apps.history.models import DealHistory, OrderHistory
+from apps.markets import selectors as markets
+from apps.markets.models import Market
+from apps.trading.errors import RpcError
+
+from . import matcher
+from .matcher import engine_user_id, plain
+from .serializers import SIDE_NAMES, TYPE_NAMES
+
+TICKER_PERIOD_S = 86400
+TICKER_MAX_DEALS = 10000
+
+
+# --- configuration -------------------------------------------------------------------------
+def market_list() -> list[dict]:
+    return [
+        {
+            "name": m.name, "stock": m.stock.name, "money": m.money.name, "stock_prec": m.stock_prec,
+            "money_prec": m.money_prec, "fee_prec": m.fee_prec, "min_amount": plain(m.min_amount), "listed": m.listed,
+        }
+        for m in markets.market_list()
+    ]
+
+
+def asset_list() -> list[dict]:
+    return [{"name": a.name, "prec": a.prec_show} for a in markets.asset_list()]
+
+
+# --- matcher state -------------------------------------------------------------------------
+def depth_get(*, market: Market, limit: int, interval: Decimal) -> dict:
+    result = matcher.call("order.depth", [market.name, limit, plain(interval)])
+    return {
+        "market": market.name,
+        "asks": [[plain(p), plain(a)] for p, a in result.get("asks", [])],
+        "bids": [[plain(p), plain(a)] for p, a in result.get("bids", [])],
+    }
+
+
+def balance_list(*, user, assets: list[str] | None = None) -> list[dict]:
+    result = matcher.call("balance.query", [engine_user_id(user), *(assets or [])])
+    return [
+        {"asset": name, "available": plain(v["available"]), "freeze": plain(v["freeze"])}
+        for name, v in result.items()
+    ]
+
+
+def order_out(o: dict, *, status: str | None = None) -> dict:
+    """The REST shape of a matcher order object (http-jsonrpc.md §3) or a finished-order
+    record of apps.history."""
+    finished = "ftime" in o
+    amount = Decimal(o["amount"])
+    if "left" in o:
+        left = Decimal(o["left"])
+    elif o["type"] == 2 and o["side"] == 2:  # market buy: amount is money to spend
+        left = amount - Decimal(o["deal_money"])
+    else:
+        left = amount - Decimal(o["deal_stock"])
+    if status is None:
+        status = "finished" if finished else "open"
+    return {
+        "id": o["id"],
+        "client_order_id": o.get("client_order_id") or None,
+        "market": o["market"],
+        "type": TYPE_NAMES[o["type"]],
+        "side": SIDE_NAMES[o["side"]],
+        "status": status,
+        "price": plain(o["price"]),
+        "amount": plain(amount),
+        "left": plain(max(left, Decimal(0))),
+        "deal_stock": plain(o["deal_stock"]),
+        "deal_money": plain(o["deal_money"]),
+        "deal_fee": plain(o["deal_fee"]),
+        "taker_fee": plain(o["taker_fee"]),
+        "maker_fee": plain(o["maker_fee"]),
+        "source": o.get("source", ""),
+        "ctime": o["ctime"],
+        "mtime": o["ftime"] if finished else o["mtime"],
+    }
+
+
+def order_open_list(*, user, market: Market, offset: int, limit: int) -> dict:
+    result = matcher.call("order.pending", [engine_user_id(user), market.name, offset, limit])
+    return {
+        "offset": offset, "limit": limit, "total": result.get("total", 0),
+        "records": [order_out(o, status="open") for o in result.get("records", [])],
+    }
+
+
+def order_pending_find(*, user, order_id: int, market: Market | None = None) -> dict | None:
+    """The user's open order `order_id` (matcher object) or None; another user's → None."""
+    uid = engine_user_id(user)
+    candidates = [market] if market is not None else list(markets.market_list())
+    for m in candidates:
+        o = matcher.call("order.pending_detail", [m.name, order_id])
+        if o is not None:
+            return o if o.get("user") == uid else None
+    return None
+
+
+def order_get(*, user, order_id: int, market: Market | None = None) -> dict:
+    """One of the user's orders: open (matcher) or finished (history). Raises RpcError 10
+    (→ 404) when it does not exist, is not the user's, or was cancelled with no fill (such
+    orders leave no history)."""
+    if market is None:
+        # cheaper first: one indexed read; finished orders never come back to the book
+        finished = history.order_finished_get(order_id=order_id)
+        if finished is not None:
+            return _own_finished(user, finished, order_id)
+    o = order_pending_find(user=user, order_id=order_id, market=market)
+    if o is not None:
+        return order_out(o, status="open")
+    if market is not None:
+        finished = history.order_finished_get(order_id=order_id)
+        if finished is not None and finished["market"] == market.name:
+            return _own_finished(user, finished, order_id)
+    raise _not_found()
+
+
+def _with_client_order_ids(records: list[dict]) -> list[dict]:
+    """history.order_finished_* records lack client_order_id: add it (one query)."""
+    ids = dict(OrderHistory.objects.filter(id__in=[r["id"] for r in records]).exclude(client_order_id="")
+               .values_list("id", "client_order_id"))
+    return [{**r, "client_order_id": ids.get(r["id"])} for r in records]
+
+
+def _own_finished(user, record: dict, order_id: int) -> dict:
+    if record["user"] != engine_user_id(user):
+        raise _not_found()
+    return order_out(_with_client_order_ids([record])[0])
+
+
+def _not_found() -> RpcError:
+    err = RpcError(10, "order not found")
+    err.method = "order.cancel"  # same mapping: 404
+    return err
+
+
+def order_finished_list(*, user, market: Market, side: str | None, start_time: int, end_time: int,
+                        offset: int, limit: int) -> dict:
+    page = history.order_finished_list(
+        user_id=engine_user_id(user), market=market.name, start_time=start_time, end_time=end_time,
+        offset=offset, limit=limit, side={"sell": 1, "buy": 2}.get(side, 0),
+    )
+    return {"offset": offset, "limit": limit, "records": [order_out(r) for r in _with_client_order_ids(page)]}
+
+
+def _deal_out(r: dict, *, market: Market | None, side: int, order_id: int) -> dict:
+    name = r.get("market") or (market.name if market else "")
+    m = market if market is not None and market.name == name else Market.objects.select_related(
+        "stock", "money").filter(name=name).first()
+    fee_asset = "" if m is None else (m.stock.name if side == 2 else m.money.name)
+    return {
+        "id": r["id"], "time": r["time"], "market": name, "order_id": order_id,
+        "deal_order_id": r["deal_order_id"], "side": SIDE_NAMES[side], "role": "maker" if r["role"] == 1 else "taker",
+        "price": r["price"], "amount": r["amount"], "deal": r["deal"], "fee": r["fee"], "fee_asset": fee_asset,
+    }
+
+
+def user_deal_list(*, user, market: Market | None, offset: int, limit: int) -> dict:
+    """The user's deals (one record per own order side), newest first. Read here rather than
+    through history.user_deal_list: REST records carry the own order id and the market is
+    optional."""
+    qs = DealHistory.objects.filter(user_id=engine_user_id(user))
+    if market is not None:
+        qs = qs.filter(market=market.name)
+    rows = qs.order_by("-id").values(
+        "deal_id", "time", "market", "order_id", "deal_order_id", "side", "role", "price", "amount", "deal", "fee",
+    )[offset:offset + limit]
+    by_name = {m.name: m for m in markets.market_list()}
+    records = []
+    for r in rows:
+        rec = {**r, "id": r["deal_id"]}
+        for key in ("price", "amount", "deal", "fee"):
+            rec[key] = plain(r[key])
+        records.append(_deal_out(rec, market=by_name.get(r["market"]), side=r["side"], order_id=r["order_id"]))
+    return {"offset": offset, "limit": limit, "records": records}
+
+
+def order_deal_list(*, user, order_id: int, offset: int, limit: int) -> dict:
+    uid = engine_user_id(user)
+    first = DealHistory.objects.filter(order_id=order_id).values("user_id", "market", "side").first()
+    if first is None or first["user_id"] != uid:
+        return {"offset": offset, "limit": limit, "records": []}  # not the user's (or no deals)
+    market = Market.objects.select_related("stock", "money").filter(name=first["market"]).first()
+    page = history.order_deal_list(order_id=order_id, offset=offset, limit=limit)
+    records = [_deal_out({**r, "market": first["market"]}, market=market, side=first["side"], order_id=order_id)
+               for r in page]
+    return {"offset": offset, "limit": limit, "records": records}
+
+
+def balance_history_list(*, user, asset=None, business: str | None = None, start_time: int = 0, end_time: int = 0,
+                         offset: int = 0, limit: int = 50) -> dict:
+    qs_page = history.balance_history_list(
+        user_id=engine_user_id(user), asset=asset.name if asset else "", business=business or "",
+        start_time=start_time, end_time=end_time, offset=offset, limit=limit,
+    )
+    return {"offset": offset, "limit": limit, "records": list(qs_page)}
+
+
+# --- market data (interim: derived from the deal history until the market-data step) -------
+def market_deal_list(*, market: Market, limit: int, last_id: int) -> list[dict]:
+    """Recent deals of a market, newest first: the taker's row of each deal."""
+    qs = DealHistory.objects.filter(market=market.name, role=2)
+    if last_id:
+        qs = qs.filter(deal_id__gt=last_id)
+    rows = qs.order_by("-id").values_list("deal_id", "time", "price", "amount", "side")[:limit]
+    return [
+        {"id": deal_id, "time": t, "price": plain(price), "amount": plain(amount), "type": SIDE_NAMES[side]}
+        for deal_id, t, price, amount, side in rows
+    ]
+
+
+def ticker_list(*, now: float | None = None) -> list[dict]:
+    """24 h statistics per listed market, from at most the last 10,000 deals of each."""
+    now = time.time() if now is None else now
+    since = now - TICKER_PERIOD_S
+    tickers = []
+    for m in markets.market_list(listed_only=True):
+        last = (DealHistory.objects.filter(market=m.name, role=2).order_by("-id")
+                .values_list("price", flat=True).first())
+        rows = list(
+            DealHistory.objects.filter(market=m.name, role=2, time__gte=since).order_by("-id")
+            .values_list("price", "amount", "deal")[:TICKER_MAX_DEALS]
+        )
+        prices = [r[0] for r in rows]
+        zero = Decimal(0)
+        tickers.append({
+            "market": m.name,
+            "last": plain(last) if last is not None else "0",
+            "open": plain(prices[-1]) if prices else "0",
+            "high": plain(max(prices)) if prices else "0",
+            "low": plain(min(prices)) if prices else "0",
+            "volume": plain(sum((r[1] for r in rows), zero)),
+            "deal": plain(sum((r[2] for r in rows), zero)),
+            "period": TICKER_PERIOD_S,
+        })
+    return tickers

@@ -1,0 +1,35 @@
+"""Throttles of REST v1: per API key (or per user for a session) and per client IP for
+anonymous requests. Counters live in the `api` cache (Redis)."""
+from django.core.cache import caches
+from rest_framework.settings import api_settings
+from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
+
+from apps.accounts.models import ApiKey
+
+
+class _LazyRate:
+    """Read the rate and the cache at request time, so settings overrides apply."""
+
+    @property
+    def cache(self):
+        return caches["api"]
+
+    def get_rate(self):
+        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+
+
+class AnonThrottle(_LazyRate, AnonRateThrottle):
+    scope = "anon"
+
+
+class UserThrottle(_LazyRate, UserRateThrottle):
+    scope = "user"
+
+    def get_cache_key(self, request, view):
+        if isinstance(request.auth, ApiKey):
+            ident = f"key:{request.auth.access_id}"
+        elif request.user and request.user.is_authenticated:
+            ident = f"user:{request.user.pk}"
+        else:
+            return None  # anonymous: AnonThrottle counts it
+        return self.cache_format % {"scope": self.scope, "ident": ident}
