@@ -24,7 +24,7 @@ def engine(markets):
 
 
 def _user(name, **extra):
-    return get_user_model().objects.create_user(username=name, password="pw-" + name, **extra)
+    return get_user_model().objects.create_user(username=name, **extra)  # no password: fast
 
 
 @pytest.fixture
