@@ -49,7 +49,8 @@ class MatcherService:
                  snapshot_interval: float = 3600.0, snapshot_keep: int = 3,
                  log_backlog_limit: int = 50_000, history_lag_limit: int = 500_000,
                  kafka_backlog_limit: int = 500_000, log_max_batch: int = 5000,
-                 config_sync=None, config_sync_interval: float = 0.0, kafka_config: dict | None = None):
+                 config_sync=None, config_sync_interval: float = 0.0, kafka_config: dict | None = None,
+                 kafka_topic_prefix: str = ""):
         """``engine`` given → no recovery (tests); else the engine is recovered from the
         database in ``start()``. ``kafka_bootstrap`` None/"" → no Kafka publisher."""
         self.engine = engine
@@ -65,6 +66,7 @@ class MatcherService:
         self.config_sync = config_sync  # async callable(service), e.g. matcher.config_sync.sync_config
         self.config_sync_interval = config_sync_interval
         self.kafka_config = kafka_config
+        self.kafka_topic_prefix = kafka_topic_prefix
         self.recovery_info: dict | None = None
         self._pending: deque = deque()  # (oper_id, future, events) in oper_id order
         self._last_t = 0
@@ -91,6 +93,7 @@ class MatcherService:
             history_lag_limit=getattr(settings, "MATCHER_HISTORY_LAG_LIMIT", 500_000),
             kafka_backlog_limit=getattr(settings, "MATCHER_KAFKA_BACKLOG_LIMIT", 500_000),
             config_sync_interval=getattr(settings, "MATCHER_CONFIG_SYNC_INTERVAL", 5.0),
+            kafka_topic_prefix=getattr(settings, "MATCHER_KAFKA_TOPIC_PREFIX", ""),
         )
         kw.update(overrides)
         return cls(**kw)
@@ -135,7 +138,7 @@ class MatcherService:
             from matcher.sinks.kafka import KafkaPublisher
 
             self.kafka = KafkaPublisher(self.kafka_bootstrap, position=kafka_pos, alias=self.alias,
-                                        config=self.kafka_config)
+                                        config=self.kafka_config, topic_prefix=self.kafka_topic_prefix)
             self.kafka.start()
             self.kafka.submit(tail)
         self._ready = True

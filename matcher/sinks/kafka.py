@@ -53,10 +53,12 @@ class KafkaPublisher:
     NAME = "kafka"
 
     def __init__(self, bootstrap: str, *, position: int = 0, alias: str = "default",
-                 progress_interval: float = 0.5, config: dict | None = None, max_take: int = 5000):
+                 progress_interval: float = 0.5, config: dict | None = None, max_take: int = 5000,
+                 topic_prefix: str = ""):
         self.bootstrap = bootstrap
         self._alias = alias
         self._config = config or {}
+        self._topics = {t: topic_prefix + t for t in TOPICS}
         self._queue: deque = deque()
         self._wake = threading.Event()
         self._stopping = False
@@ -130,11 +132,12 @@ class KafkaPublisher:
         producer = self._producer()
         last_persist = time.monotonic()
         q = self._queue
+        topics = self._topics
 
         def produce(entry):
             while True:
                 try:
-                    producer.produce(entry[2], entry[4], entry[3], headers=(("seq", b"%d" % entry[0]),),
+                    producer.produce(entry[2], entry[4], entry[3], headers=[("seq", b"%d" % entry[0])],
                                      on_delivery=lambda err, msg, e=entry: self._delivered(e, err))
                     return
                 except BufferError:
@@ -151,7 +154,7 @@ class KafkaPublisher:
                             continue
                         m = message_of(ev)
                         if m is not None:
-                            entry = [ev.seq, False, m[0], m[1], m[2]]
+                            entry = [ev.seq, False, topics[m[0]], m[1], m[2]]
                             inflight.append(entry)
                             produce(entry)
                     last_seen = max(last_seen, evs[-1].seq)
