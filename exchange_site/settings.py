@@ -239,3 +239,4 @@ MATCHER_HISTORY_LAG_LIMIT = env.int("MATCHER_HISTORY_LAG_LIMIT", default=500_000
 MATCHER_KAFKA_BACKLOG_LIMIT = env.int("MATCHER_KAFKA_BACKLOG_LIMIT", default=500_000)  # undelivered events
 MATCHER_CONFIG_SYNC_INTERVAL = env.float("MATCHER_CONFIG_SYNC_INTERVAL", default=5.0)  # Asset/Market → matcher
 FEE_ACCOUNT_USER_ID = env.int("FEE_ACCOUNT_USER_ID", default=None)  # fees credited to this user (0 = none)
+MATCHER_KAFKA_TOPIC_PREFIX = env.str("MATCHER_KAFKA_TOPIC_PREFIX", default="")  # tests: isolated topics
