@@ -12,7 +12,7 @@ from collections import OrderedDict
 from decimal import Decimal, getcontext, setcontext
 from itertools import islice
 
-from sortedcontainers import SortedDict, SortedList
+from sortedcontainers import SortedDict
 
 from .events import BalanceEvent, DealEvent, OrderEvent, order_dict
 from .numbers import (
@@ -98,7 +98,7 @@ class Market:
     __slots__ = (
         "name", "stock", "money", "stock_prec", "money_prec", "fee_prec", "min_amount",
         "listed", "sa", "ma", "exp_stock", "exp_money", "exp_fee", "unit_stock",
-        "asks", "bids", "ask_lv", "bid_lv", "orders", "users",
+        "asks", "bids", "n_asks", "n_bids", "orders", "users",
     )
 
     def __init__(self, name, sa, ma, stock_prec, money_prec, fee_prec, min_amount, listed):
@@ -116,14 +116,23 @@ class Market:
         self.exp_money = EXP[money_prec]
         self.exp_fee = EXP[fee_prec]
         self.unit_stock = EXP[stock_prec]
-        # book entries: asks (price, id, order), bids (-price, id, order)
-        self.asks = SortedList()
-        self.bids = SortedList()
-        # price level -> sum of `left` (stock) of the orders resting at that price
-        self.ask_lv = SortedDict()
-        self.bid_lv = SortedDict()
+        # price -> Level; best ask = first key, best bid = last key
+        self.asks = SortedDict()
+        self.bids = SortedDict()
+        self.n_asks = 0
+        self.n_bids = 0
         self.orders = {}  # id -> Order (open orders of this market)
         self.users = {}  # user id -> {id: Order} (insertion = id ascending)
+
+
+class Level:
+    """Orders resting at one price, in time (= id) order, and the sum of their left."""
+
+    __slots__ = ("orders", "total")
+
+    def __init__(self):
+        self.orders = OrderedDict()
+        self.total = ZERO
 
 
 class Account:
@@ -139,7 +148,7 @@ class Order:
     __slots__ = (
         "id", "type", "side", "ctime", "mtime", "user", "market", "mname", "source",
         "price", "amount", "taker_fee", "maker_fee", "left", "freeze", "deal_stock",
-        "deal_money", "deal_fee", "cid", "acct", "key",
+        "deal_money", "deal_fee", "cid", "acct",
     )
 
     def snap(self):
@@ -344,16 +353,16 @@ class Engine:
     def _insert(self, m, o):
         p = o.price
         if o.side == ASK:
-            key = (p, o.id, o)
-            m.asks.add(key)
-            lv = m.ask_lv
+            book = m.asks
+            m.n_asks += 1
         else:
-            key = (-p, o.id, o)
-            m.bids.add(key)
-            lv = m.bid_lv
-        o.key = key
-        s = lv.get(p)
-        lv[p] = o.left if s is None else s + o.left
+            book = m.bids
+            m.n_bids += 1
+        lvl = book.get(p)
+        if lvl is None:
+            lvl = book[p] = Level()
+        lvl.orders[o.id] = o
+        lvl.total += o.left
         m.orders[o.id] = o
         u = m.users.get(o.user)
         if u is None:
@@ -366,20 +375,18 @@ class Engine:
         """Finish a resting order: out of book and indexes, unfreeze the remainder."""
         p = o.price
         if o.side == ASK:
-            m.asks.remove(o.key)
-            lv = m.ask_lv
+            book = m.asks
+            m.n_asks -= 1
         else:
-            m.bids.remove(o.key)
-            lv = m.bid_lv
-        o.key = None
-        if o.left:
-            s = lv[p] - o.left
-            if s:
-                lv[p] = s
-            else:
-                del lv[p]
-        elif not lv[p]:
-            del lv[p]
+            book = m.bids
+            m.n_bids -= 1
+        lvl = book[p]
+        del lvl.orders[o.id]
+        if lvl.orders:
+            if o.left:
+                lvl.total -= o.left
+        else:
+            del book[p]
         del m.orders[o.id]
         u = m.users[o.user]
         del u[o.id]
@@ -492,7 +499,6 @@ class Engine:
                                            (qty, mid, mkt, price, bid_rate, mu)))
             taker.deal_fee += ask_fee
             maker.deal_fee += bid_fee
-            lv = m.bid_lv
         else:
             # taker gives money (available), receives stock, pays fee in stock
             tot = chg(T, ma, -deal, False)
@@ -535,7 +541,6 @@ class Engine:
                                            (qty, mid, mkt, price, ask_rate, mu)))
             taker.deal_fee += bid_fee
             maker.deal_fee += ask_fee
-            lv = m.ask_lv
         # accumulators
         if taker.type == MARKET_ORDER and taker.side == BID:
             taker.left -= deal
@@ -548,7 +553,6 @@ class Engine:
         maker.deal_stock += qty
         maker.deal_money += deal
         maker.mtime = t
-        lv[price] -= qty
         seq += 1
         if maker.left:
             self.event_seq = seq
@@ -563,10 +567,11 @@ class Engine:
         prevention (cancel_newest) stopped the taker."""
         if o.side == ASK:
             book = m.bids
-            limit = o.price if o.type == LIMIT_ORDER else None
+            best = -1
         else:
             book = m.asks
-            limit = o.price if o.type == LIMIT_ORDER else None
+            best = 0
+        limit = o.price if o.type == LIMIT_ORDER else None
         mbuy = o.type == MARKET_ORDER and o.side == BID
         side = o.side
         uid = o.user
@@ -574,14 +579,14 @@ class Engine:
         while o.left:
             if not book:
                 break
-            maker = book[0][2]
-            price = maker.price
+            price, lvl = book.peekitem(best)
             if limit is not None:
                 if side == ASK:
                     if price < limit:
                         break
                 elif price > limit:
                     break
+            maker = next(iter(lvl.orders.values()))
             if stp and maker.user == uid:
                 if stp == STP_CANCEL_NEWEST:
                     return True
@@ -602,13 +607,20 @@ class Engine:
                     break
             else:
                 qty = o.left if o.left < maker.left else maker.left
+            lvl.total -= qty
             trade(m, o, maker, price, qty, t, ev)
         return False
 
+    @staticmethod
+    def _iter_side(book, is_ask):
+        """Resting orders of one side, best first (price-time priority)."""
+        levels = book.values() if is_ask else reversed(book.values())
+        for lvl in levels:
+            yield from lvl.orders.values()
+
     def _fok_fillable(self, m, side, price, amount, uid, stp):
-        book = m.bids if side == ASK else m.asks
         need = amount
-        for _, _, mk in book:
+        for mk in self._iter_side(m.bids if side == ASK else m.asks, side == BID):
             p = mk.price
             if side == ASK:
                 if p < price:
@@ -702,9 +714,9 @@ class Engine:
             raise CmdError(11, "amount too small")
         if post:
             if side == ASK:
-                if m.bids and m.bids[0][2].price >= price:
+                if m.bids and m.bids.peekitem(-1)[0] >= price:
                     raise CmdError(12, "order would trade")
-            elif m.asks and m.asks[0][2].price <= price:
+            elif m.asks and m.asks.peekitem(0)[0] <= price:
                 raise CmdError(12, "order would trade")
         if tif == "FOK" and not self._fok_fillable(m, side, price, amount, uid, stp):
             raise CmdError(13, "fill or kill not satisfied")
@@ -729,7 +741,6 @@ class Engine:
         o.deal_stock = o.deal_money = o.deal_fee = ZERO
         o.cid = cid
         o.acct = acct
-        o.key = None
         ev = []
         stopped = self._match(m, o, stp, t, ev) if (m.bids if side == ASK else m.asks) else False
         snap = o.snap()
@@ -789,7 +800,7 @@ class Engine:
         else:
             if not m.asks:
                 raise CmdError(12, "no enough trader")
-            if amount < m.asks[0][2].price * m.min_amount:
+            if amount < m.asks.peekitem(0)[0] * m.min_amount:
                 raise CmdError(11, "amount too small")
 
         self.order_seq = oid = self.order_seq + 1
@@ -811,7 +822,6 @@ class Engine:
         o.deal_stock = o.deal_money = o.deal_fee = ZERO
         o.cid = cid
         o.acct = acct
-        o.key = None
         ev = []
         self._match(m, o, stp, t, ev)
         snap = o.snap()
@@ -988,10 +998,31 @@ class Engine:
             raise ParamError("side", "must be 1 or 2")
         offset = _offset(p[2])
         limit = _limit(p[3])
-        book = m.asks if side == ASK else m.bids
-        orders = [order_dict(e[2].snap()) for e in book.islice(offset, offset + limit)] \
-            if limit and offset < len(book) else []
-        return Outcome(None, {"offset": offset, "limit": limit, "total": len(book), "orders": orders})
+        if side == ASK:
+            book = m.asks
+            total = m.n_asks
+        else:
+            book = m.bids
+            total = m.n_bids
+        orders = []
+        if limit and offset < total:
+            skip = offset  # whole levels before the offset are skipped by their size
+            for o in self._iter_side_from(book, side == ASK, skip):
+                orders.append(order_dict(o.snap()))
+                if len(orders) >= limit:
+                    break
+        return Outcome(None, {"offset": offset, "limit": limit, "total": total, "orders": orders})
+
+    @staticmethod
+    def _iter_side_from(book, is_ask, skip):
+        levels = book.values() if is_ask else reversed(book.values())
+        for lvl in levels:
+            n = len(lvl.orders)
+            if skip >= n:
+                skip -= n
+                continue
+            yield from islice(lvl.orders.values(), skip, None)
+            skip = 0
 
     def _order_pending(self, p, t):
         if len(p) != 4:
@@ -1024,8 +1055,8 @@ class Engine:
         if interval < 0:
             raise ParamError("interval", "must be >= 0")
         return Outcome(None, {
-            "asks": self._depth_side(m.ask_lv, limit, interval, True),
-            "bids": self._depth_side(m.bid_lv, limit, interval, False),
+            "asks": self._depth_side(m.asks, limit, interval, True),
+            "bids": self._depth_side(m.bids, limit, interval, False),
         })
 
     @staticmethod
@@ -1036,7 +1067,7 @@ class Engine:
         keys = lv.keys() if is_ask else reversed(lv.keys())
         if not interval:
             for price in islice(keys, limit):
-                out.append([fmt(price), fmt(lv[price])])
+                out.append([fmt(price), fmt(lv[price].total)])
             return out
         cur = None
         acc = None
@@ -1046,14 +1077,14 @@ class Engine:
             if is_ask and r:
                 b += interval
             if cur is not None and b == cur:
-                acc += lv[price]
+                acc += lv[price].total
                 continue
             if cur is not None:
                 out.append([fmt(cur), fmt(acc)])
                 if len(out) >= limit:
                     return out
             cur = b
-            acc = lv[price]
+            acc = lv[price].total
         if cur is not None:
             out.append([fmt(cur), fmt(acc)])
         return out
@@ -1075,13 +1106,13 @@ class Engine:
         res = []
         for m in markets:
             ask_amount = ZERO
-            for v in m.ask_lv.values():
-                ask_amount += v
+            for lvl in m.asks.values():
+                ask_amount += lvl.total
             bid_amount = ZERO
-            for v in m.bid_lv.values():
-                bid_amount += v
-            res.append({"name": m.name, "ask_count": len(m.asks), "ask_amount": fmt(ask_amount),
-                        "bid_count": len(m.bids), "bid_amount": fmt(bid_amount)})
+            for lvl in m.bids.values():
+                bid_amount += lvl.total
+            res.append({"name": m.name, "ask_count": m.n_asks, "ask_amount": fmt(ask_amount),
+                        "bid_count": m.n_bids, "bid_amount": fmt(bid_amount)})
         return Outcome(None, res)
 
     # ------------------------------------------------------------------ configuration
@@ -1255,7 +1286,6 @@ class Engine:
             o.deal_fee = Decimal(od["deal_fee"])
             o.cid = od.get("client_order_id")
             o.acct = e._account(o.user)
-            o.key = None
             e._insert(m, o)
         for uid, asset, business, business_id, tu in d["update_keys"]:
             e.update_keys[(uid, asset, business, business_id)] = tu

@@ -84,10 +84,24 @@ def parse_decimal(v, param: str) -> Decimal:
     return d
 
 
+_TRUNC_CACHE: dict = {}
+_TRUNC_CACHE_MAX = 1 << 16
+
+
 def parse_trunc(v, param: str, exp: Decimal) -> Decimal:
-    """parse_decimal + truncation toward zero to the exponent ``exp`` (EXP[p])."""
-    d = parse_decimal(v, param)
-    return d.quantize(exp, ROUND_DOWN, CTX)
+    """parse_decimal + truncation toward zero to the exponent ``exp`` (EXP[p]).
+
+    Results are memoised per (string, exponent) — a pure function, so the cache cannot
+    change behaviour; prices and fee rates repeat a lot. Only valid inputs are cached."""
+    if type(v) is str:
+        d = _TRUNC_CACHE.get((v, exp))
+        if d is not None:
+            return d
+    d = parse_decimal(v, param).quantize(exp, ROUND_DOWN, CTX)
+    if len(_TRUNC_CACHE) >= _TRUNC_CACHE_MAX:
+        _TRUNC_CACHE.clear()
+    _TRUNC_CACHE[(v, exp)] = d
+    return d
 
 
 def decimals_of(d: Decimal) -> int:

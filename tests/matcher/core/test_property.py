@@ -114,10 +114,20 @@ def check_invariants(e, net, burned):
             assert o.left > 0
             reserved[k] = reserved.get(k, D(0)) + o.freeze
         if m.asks and m.bids:
-            assert m.bids[0][2].price < m.asks[0][2].price, "crossed book"
-        assert sorted(m.ask_lv) == sorted({o.price for o in m.orders.values() if o.side == 1})
-        for p, s in m.ask_lv.items():
-            assert s == sum(o.left for o in m.orders.values() if o.side == 1 and o.price == p)
+            assert m.bids.peekitem(-1)[0] < m.asks.peekitem(0)[0], "crossed book"
+        for side, book in ((1, m.asks), (2, m.bids)):
+            n = 0
+            for p, lvl in book.items():
+                assert lvl.orders, "empty level kept"
+                ids = list(lvl.orders)
+                assert ids == sorted(ids), "time priority broken"
+                assert all(o.price == p and o.side == side for o in lvl.orders.values())
+                assert lvl.total == sum(o.left for o in lvl.orders.values())
+                n += len(ids)
+            assert n == (m.n_asks if side == 1 else m.n_bids)
+        assert m.n_asks + m.n_bids == len(m.orders)
+        for uid, u in m.users.items():
+            assert u and list(u) == sorted(u) and all(m.orders[i] is o for i, o in u.items())
     for uid, acct in e.accounts.items():
         for a, v in acct.frz.items():
             assert reserved.get((uid, a), D(0)) == v, (uid, a)
