@@ -202,8 +202,13 @@ class MatcherClient:
         """Send several requests back to back on one connection (so the matcher receives
         them in this order); return, per request, its envelope or the RpcError raised."""
         conn = await self._pick()
-        sent = [self._send(conn, method, params, timeout) for method, params in calls]
-        return await asyncio.gather(*sent, return_exceptions=True)
+        sent = [conn.send(method, params) for method, params in calls]
+        futures = [fut for _, fut in sent]
+        handle = conn.loop.call_later(self.timeout if timeout is None else timeout, _expire_many, conn, sent)
+        try:
+            return await asyncio.gather(*futures, return_exceptions=True)
+        finally:
+            handle.cancel()
 
     async def ensure_connected(self) -> None:
         """Raise MatcherUnavailable unless at least one connection is (or can be) up."""
@@ -288,6 +293,11 @@ def _expire(conn: _Conn, rid: int, fut: asyncio.Future) -> None:
     conn.pending.pop(rid, None)
     if not fut.done():
         fut.set_exception(MatcherTimeout())
+
+
+def _expire_many(conn: _Conn, sent: list) -> None:
+    for rid, fut in sent:
+        _expire(conn, rid, fut)
 
 
 # -- per-loop default client (ASGI) ------------------------------------------------------

@@ -72,6 +72,9 @@ class MatcherThread:
         return self
 
     def stop(self) -> None:
+        if not self._thread.is_alive():
+            return
+
         async def halt():
             self._task.cancel()
             try:
