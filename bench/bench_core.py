@@ -113,10 +113,23 @@ def phase_throughput(n):
     }
 
 
+def _proc_status_mb(key):
+    """VmRSS / VmHWM of this process image from /proc (ru_maxrss survives exec, so a
+    child started by the big throughput phase would report the parent's peak)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def phase_memory(n, trace=False):
     """Run in a fresh child process (see main) so ru_maxrss is this phase's peak."""
     gc.collect()
-    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    rss0 = _proc_status_mb("VmRSS")
     if trace:
         tracemalloc.start()
     e = setup()
@@ -134,8 +147,8 @@ def phase_memory(n, trace=False):
         assert out.error is None, out.error
     elapsed = time.perf_counter() - t_start
     r = {"orders": sum(len(m.orders) for m in e.markets.values()), "seconds": elapsed,
-         "ru_maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-         "ru_maxrss_before_mb": rss0 / 1024}
+         "peak_rss_mb": _proc_status_mb("VmHWM"), "rss_mb": _proc_status_mb("VmRSS"),
+         "rss_before_mb": rss0}
     if trace:
         cur, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
