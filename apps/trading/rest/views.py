@@ -33,10 +33,11 @@ ORDER_EXAMPLE = {
 }
 
 
-def _order_id(order_id: int) -> int:
-    if not 0 < order_id <= s.U64:
-        raise ValidationError({"order_id": ["Must be 1 .. 2^64-1."]})
-    return order_id
+def _order_id(raw: str) -> int:
+    """The path's order id: an integer 1 .. 2^64-1 (else 400 naming order_id, in JSON)."""
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 20 and 0 < int(raw) <= s.U64):
+        raise ValidationError({"order_id": ["Must be an integer 1 .. 2^64-1."]})
+    return int(raw)
 
 
 def _query(serializer_class, request):
@@ -182,7 +183,7 @@ class OrderDetailView(ApiView):
                    parameters=[ORDER_ID, s.OrderLookupQuery], responses={200: s.OrderOut, 400: E400, 404: E404,
                                                                      **PRIVATE_ERRORS},
                    examples=[OpenApiExample("order", response_only=True, value=ORDER_EXAMPLE)])
-    def get(self, request, order_id: int):
+    def get(self, request, order_id: str):
         q = _query(s.OrderLookupQuery, request)
         return Response(selectors.order_get(user=request.user, order_id=_order_id(order_id), market=q.get("market")))
 
@@ -190,7 +191,7 @@ class OrderDetailView(ApiView):
                    responses={200: s.OrderOut, 400: E400, 404: E404, **PRIVATE_ERRORS},
                    examples=[OpenApiExample("cancelled", response_only=True, value={**ORDER_EXAMPLE,
                                                                                      "status": "cancelled"})])
-    def delete(self, request, order_id: int):
+    def delete(self, request, order_id: str):
         q = _query(s.OrderLookupQuery, request)
         return Response(services.order_cancel(user=request.user, order_id=_order_id(order_id), market=q.get("market")))
 
@@ -198,7 +199,7 @@ class OrderDetailView(ApiView):
 class OrderDealListView(ApiView):
     @extend_schema(tags=["orders"], summary="Deals of one of your orders, newest first",
                    parameters=[ORDER_ID, s.PageQuery], responses={200: s.UserDealPage, 400: E400, **PRIVATE_ERRORS})
-    def get(self, request, order_id: int):
+    def get(self, request, order_id: str):
         q = _query(s.PageQuery, request)
         return Response(selectors.order_deal_list(user=request.user, order_id=_order_id(order_id), **q))
 
