@@ -226,6 +226,8 @@ JSONRPC_ALLOWED_ORIGINS = env.list("JSONRPC_ALLOWED_ORIGINS", default=[])  # ext
 JSONRPC_MAX_BODY = env.int("JSONRPC_MAX_BODY", default=4 * 1024 * 1024)  # bytes; larger → 400
 JSONRPC_BACKEND_TIMEOUT = env.float("JSONRPC_BACKEND_TIMEOUT", default=MATCHER_RPC_TIMEOUT)  # history/market data
 JSONRPC_THREADS = env.int("JSONRPC_THREADS", default=8)  # threads for history (ORM) methods
+# A batch's matcher calls share one deadline: MATCHER_RPC_TIMEOUT + this many seconds per call.
+JSONRPC_BATCH_TIMEOUT_PER_CALL = env.float("JSONRPC_BATCH_TIMEOUT_PER_CALL", default=0.002)
 # === end access layer ===================================================================
 
 # --- matcher durability (matcher/log, matcher/sinks; docs/durability.md) ----------------

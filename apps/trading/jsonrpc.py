@@ -99,19 +99,20 @@ class JsonRpcApp:
     """ASGI app for the JSON-RPC endpoint. Arguments default to Django settings
     (read on first request): JSONRPC_ALLOWED_NETWORKS, JSONRPC_SERVICE_TOKEN,
     JSONRPC_REQUIRE_TOKEN, JSONRPC_TRUSTED_PROXIES, JSONRPC_ALLOWED_ORIGINS,
-    JSONRPC_MAX_BODY, JSONRPC_BACKEND_TIMEOUT, JSONRPC_THREADS."""
+    JSONRPC_MAX_BODY, JSONRPC_BACKEND_TIMEOUT, JSONRPC_BATCH_TIMEOUT_PER_CALL, JSONRPC_THREADS."""
 
     _UNSET = object()
 
     def __init__(self, *, allowed_networks=_UNSET, service_token=_UNSET, require_token=_UNSET,
                  trusted_proxies=_UNSET, allowed_origins=_UNSET, max_body=_UNSET,
-                 backend_timeout=_UNSET, threads=_UNSET, client=None,
+                 backend_timeout=_UNSET, batch_timeout_per_call=_UNSET, threads=_UNSET, client=None,
                  history_methods=_UNSET, marketdata_methods=_UNSET):
         self._overrides = {
             "allowed_networks": allowed_networks, "service_token": service_token,
             "require_token": require_token, "trusted_proxies": trusted_proxies,
             "allowed_origins": allowed_origins, "max_body": max_body,
-            "backend_timeout": backend_timeout, "threads": threads,
+            "backend_timeout": backend_timeout, "batch_timeout_per_call": batch_timeout_per_call,
+            "threads": threads,
             "history_methods": history_methods, "marketdata_methods": marketdata_methods,
         }
         self._client = client
@@ -142,6 +143,8 @@ class JsonRpcApp:
         self.allowed_origins = frozenset(o.rstrip("/").lower().encode() for o in origins)
         self.max_body = int(self._opt("max_body", "JSONRPC_MAX_BODY", DEFAULT_MAX_BODY))
         self.backend_timeout = float(self._opt("backend_timeout", "JSONRPC_BACKEND_TIMEOUT", 1.0))
+        self.batch_timeout_per_call = float(
+            self._opt("batch_timeout_per_call", "JSONRPC_BATCH_TIMEOUT_PER_CALL", 0.002))
         threads = int(self._opt("threads", "JSONRPC_THREADS", 8))
         self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="jsonrpc-history")
         self.history_methods = self._load_backend(
@@ -367,8 +370,12 @@ class JsonRpcApp:
         return replies
 
     async def _batch_matcher(self, calls, idx, replies) -> None:
+        # the batch's matcher calls share one deadline: the client's timeout plus a little
+        # per call, since they queue behind each other in the matcher
+        client = self.client
+        timeout = client.timeout + self.batch_timeout_per_call * len(idx)
         try:
-            results = await self.client.request_many([(calls[i][1], calls[i][2]) for i in idx])
+            results = await client.request_many([(calls[i][1], calls[i][2]) for i in idx], timeout=timeout)
         except MatcherUnavailable as exc:
             results = [exc] * len(idx)
         for i, res in zip(idx, results):
