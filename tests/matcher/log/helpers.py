@@ -1,6 +1,7 @@
 """Shared helpers of the durability tests (operation log, snapshots, sinks, service)."""
 from __future__ import annotations
 
+import asyncio  # noqa: F401
 import random
 
 from django.db import connections
@@ -157,3 +158,273 @@ def sql(query, params=()):
             return cur.fetchall()
         except Exception:  # noqa: BLE001
             return None
+
+
+# ---------------------------------------------------------------- matcher as a process
+
+class MatcherProc:
+    """``python -m matcher`` as a child process (so it can be killed with SIGKILL)."""
+
+    def __init__(self, database_url: str, kafka: str = "", port: int | None = None, **env):
+        from tests.services import free_port
+
+        self.port = port or free_port()
+        self.database_url = database_url
+        self.kafka = kafka
+        self.extra = {k: str(v) for k, v in env.items()}
+        self.proc = None
+        self.log = None
+
+    def start(self, timeout: float = 60.0) -> "MatcherProc":
+        import os
+        import subprocess
+        import sys
+        import tempfile
+        import time
+
+        from tests.services import port_open
+
+        env = dict(os.environ, DATABASE_URL=self.database_url, MATCHER_RPC_PORT=str(self.port),
+                   MATCHER_RPC_HOST="127.0.0.1", LOG_FORMAT="console", PYTHONUNBUFFERED="1")
+        if self.kafka:
+            env["KAFKA_BOOTSTRAP"] = self.kafka
+        else:
+            env["MATCHER_KAFKA"] = "false"
+        env.setdefault("SNAPSHOT_INTERVAL", "0")
+        env.update(self.extra)
+        self.log = tempfile.NamedTemporaryFile(prefix="matcher-", suffix=".log", delete=False)
+        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+        self.proc = subprocess.Popen([sys.executable, "-m", "matcher"], env=env, cwd=root,
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"matcher exited with {self.proc.returncode}: {self.output()[-3000:]}")
+            if port_open("127.0.0.1", self.port, 0.2):
+                return self
+            time.sleep(0.05)
+        raise RuntimeError("matcher did not listen in time: " + self.output()[-3000:])
+
+    def output(self) -> str:
+        with open(self.log.name, errors="replace") as f:
+            return f.read()
+
+    def kill9(self) -> None:
+        import signal
+
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
+
+    def stop(self) -> None:
+        import signal
+        import subprocess
+
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def client(self, timeout: float = 10.0):
+        from apps.trading.client import MatcherClient
+
+        return MatcherClient("127.0.0.1", self.port, timeout=timeout, pool_size=2, retry_interval=0.05)
+
+
+class PrivateMariaDB:
+    """A private mariadbd (own datadir, socket, port) that outage tests stop and start;
+    never the machine's shared server."""
+
+    def __init__(self):
+        import tempfile
+
+        from tests.services import free_port
+
+        self.dir = tempfile.mkdtemp(prefix="mariadb-private-")
+        self.port = free_port()
+        self.proc = None
+
+    @property
+    def url(self) -> str:
+        return f"mysql://root@127.0.0.1:{self.port}/matcher"
+
+    def install(self) -> "PrivateMariaDB":
+        import shutil
+        import subprocess
+
+        shutil.chown(self.dir, "mysql", "mysql")
+        subprocess.run(["mariadb-install-db", f"--datadir={self.dir}/data", "--user=mysql",
+                        "--auth-root-authentication-method=normal", "--skip-test-db"],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return self
+
+    def start(self) -> "PrivateMariaDB":
+        import subprocess
+
+        from tests.services import wait_port
+
+        self.proc = subprocess.Popen(
+            ["mariadbd", f"--datadir={self.dir}/data", f"--socket={self.dir}/sock", f"--port={self.port}",
+             "--bind-address=127.0.0.1", "--user=mysql", "--skip-grant-tables", f"--pid-file={self.dir}/pid",
+             "--innodb-buffer-pool-size=64M", "--skip-log-bin"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        wait_port("127.0.0.1", self.port, 60)
+        return self
+
+    def kill(self) -> None:
+        import signal
+
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
+
+    def create_and_migrate(self) -> None:
+        import os
+        import subprocess
+        import sys
+
+        subprocess.run(["mariadb", "-h127.0.0.1", f"-P{self.port}", "-uroot", "-e",
+                        "CREATE DATABASE IF NOT EXISTS matcher CHARACTER SET utf8mb4"], check=True)
+        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+        subprocess.run([sys.executable, "manage.py", "migrate", "--skip-checks", "-v0"], check=True, cwd=root,
+                       env=dict(os.environ, DATABASE_URL=self.url))
+
+    def query(self, q: str):
+        import MySQLdb
+
+        conn = MySQLdb.connect(host="127.0.0.1", port=self.port, user="root", db="matcher")
+        try:
+            cur = conn.cursor()
+            cur.execute(q)
+            return cur.fetchall()
+        finally:
+            conn.close()
+
+    def cleanup(self) -> None:
+        import shutil
+
+        self.kill()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class Load:
+    """Concurrent clients putting limit orders (about half crossing) and deposits through
+    the RPC client; records what was acknowledged."""
+
+    def __init__(self, users: int = 10, seed: int = 0):
+        self.users = users
+        self.rng = random.Random(seed)
+        self.acked_orders: list[int] = []
+        self.acked_deposits: list[list] = []
+        self.code3 = 0
+        self.errors: dict = {}
+        self.failed = 0
+        self.next_bid = 10_000_000 + seed * 1_000_000
+
+    def deposit_params(self, uid, asset, amount):
+        self.next_bid += 1
+        return [uid, asset, "deposit", self.next_bid, amount, {}]
+
+    async def fund(self, client) -> None:
+        for uid in range(1, self.users + 1):
+            for asset, amount in (("BTC", "100000"), ("USDT", "1000000000")):
+                p = self.deposit_params(uid, asset, amount)
+                r = await client.request("balance.update", p)
+                assert r["error"] is None, r
+                self.acked_deposits.append(p)
+
+    def stop(self) -> None:
+        self.stop_at = 0.0
+
+    async def worker(self, client) -> None:
+        import time
+
+        from apps.trading.errors import RpcError
+
+        rng = self.rng
+        while time.monotonic() < self.stop_at:
+            uid = rng.randint(1, self.users)
+            if rng.random() < 0.1:
+                method, p = "balance.update", self.deposit_params(uid, "USDT", "10")
+            else:
+                side = rng.choice((1, 2))
+                price = str(rng.randint(9990, 10010))
+                method, p = "order.put_limit", [uid, "BTCUSDT", side, "0.01", price, "0.002", "0.001", "load"]
+            try:
+                r = await client.request(method, p)
+            except RpcError:
+                self.failed += 1
+                await asyncio_sleep(0.01)
+                continue
+            if r["error"] is None:
+                if method == "order.put_limit":
+                    self.acked_orders.append(r["result"]["id"])
+                else:
+                    self.acked_deposits.append(p)
+            else:
+                code = r["error"]["code"]
+                self.errors[code] = self.errors.get(code, 0) + 1
+                if code == 3:
+                    self.code3 += 1
+                    await asyncio_sleep(0.01)
+
+    async def run(self, client, seconds: float, concurrency: int = 16) -> None:
+        import asyncio
+        import time
+
+        self.stop_at = time.monotonic() + seconds
+        await asyncio.gather(*[self.worker(client) for _ in range(concurrency)])
+
+
+async def asyncio_sleep(s):
+    import asyncio
+
+    await asyncio.sleep(s)
+
+
+async def wait_drained(client, timeout: float = 60.0) -> dict:
+    """Wait until the matcher's outputs caught up (history and Kafka backlogs empty)."""
+    import asyncio
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        st = (await client.request("matcher.status", []))["result"]
+        if not st["log_backlog"] and not (st["history_backlog"] or 0) and not (st["kafka_backlog"] or 0):
+            return st
+        if time.monotonic() > deadline:
+            raise AssertionError(f"outputs not drained: {st}")
+        await asyncio.sleep(0.1)
+
+
+async def verify_acknowledged(client, load: Load, order_history_ids) -> None:
+    """Every acknowledged command is there: deposits are refused as repeats (code 10);
+    orders are open or in the order history; no acknowledged order id twice."""
+    assert len(set(load.acked_orders)) == len(load.acked_orders), "an order id was acknowledged twice"
+    for p in load.acked_deposits:
+        r = await client.request("balance.update", p)
+        assert r["error"] is not None and r["error"]["code"] == 10, (p, r)
+    missing = []
+    for oid in load.acked_orders:
+        if oid in order_history_ids:
+            continue
+        r = await client.request("order.pending_detail", ["BTCUSDT", oid])
+        if r["result"] is None:
+            missing.append(oid)
+    assert not missing, f"acknowledged orders lost: {missing[:20]} ({len(missing)})"
+
+
+async def balances_of(client, users: int) -> dict:
+    from decimal import Decimal
+
+    out = {}
+    for uid in range(1, users + 1):
+        r = (await client.request("balance.query", [uid]))["result"]
+        for asset, b in r.items():
+            total = Decimal(b["available"]) + Decimal(b["freeze"])
+            if total:
+                out[(uid, asset)] = total
+    return out

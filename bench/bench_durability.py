@@ -1,0 +1,268 @@
+"""Durability benchmark (docs/benchmarks.md, "Durability").
+
+    DATABASE_URL=mysql://root@127.0.0.1:3306/bench_durability \\
+      .venv/bin/python bench/bench_durability.py [--seconds 20] [--clients 32] \\
+      [--resting 1000000] [--log 1000000] [--skip-throughput] [--skip-recovery]
+
+The database named in DATABASE_URL is dropped and re-created (MySQL only), then migrated.
+A private Tansu broker is started on a free port.
+
+1. Throughput: an in-process MatcherService with the operation log (group commit, MariaDB
+   at its durable default innodb_flush_log_at_trx_commit=1), the history writer and the
+   Kafka publisher on. N concurrent clients (coroutines) send order.put_limit in a loop,
+   about half of them crossing; reports orders/s, p50/p99 acknowledgement latency,
+   errors, and the time the outputs needed to drain. Mid-run a snapshot is taken: the
+   event-loop stall and the latency during it are reported (the "snapshot pause").
+2. Recovery: an engine with R resting orders is snapshotted, then L more commands are
+   appended to the operation log; reports the time of ``recover()`` (snapshot load +
+   replay), split in load and replay.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "exchange_site.settings")
+os.environ.setdefault("LOG_LEVEL", "WARNING")
+
+
+def prepare_database():
+    from urllib.parse import urlparse
+
+    url = os.environ.get("DATABASE_URL", "")
+    u = urlparse(url)
+    if u.scheme != "mysql":
+        sys.exit("set DATABASE_URL=mysql://root@127.0.0.1:3306/bench_durability (it is dropped and re-created)")
+    name = u.path.lstrip("/")
+    import MySQLdb
+
+    conn = MySQLdb.connect(host=u.hostname or "127.0.0.1", port=u.port or 3306, user=u.username or "root",
+                           passwd=u.password or "")
+    cur = conn.cursor()
+    cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
+    cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+    cur.execute("SELECT @@innodb_flush_log_at_trx_commit, @@version")
+    flush, version = cur.fetchone()
+    conn.close()
+    subprocess.run([sys.executable, "manage.py", "migrate", "--skip-checks", "-v0"], cwd=ROOT, check=True)
+    return flush, version
+
+
+def pct(values, p):
+    if not values:
+        return 0.0
+    values = sorted(values)
+    return values[min(len(values) - 1, int(len(values) * p))]
+
+
+SETUP = [
+    ("asset.put", ["BTC", 20, 8]),
+    ("asset.put", ["USDT", 20, 8]),
+    ("market.put", ["BTCUSDT", "BTC", "USDT", 8, 2, 4, "0.001", True]),
+]
+
+
+async def throughput(args, bootstrap):
+    from matcher.service import MatcherService
+
+    s = MatcherService(kafka_bootstrap=bootstrap, snapshot_interval=0)
+    await s.start()
+    for m, p in SETUP:
+        assert (await s.call(m, p))["error"] is None
+    users = 1000
+    bid = 0
+    for u in range(1, users + 1):
+        for asset, amt in (("BTC", "1000000"), ("USDT", "10000000000")):
+            bid += 1
+            assert (await s.call("balance.update", [u, asset, "deposit", bid, amt, {}]))["error"] is None
+    rng = random.Random(1)
+    lat: list[float] = []
+    lat_snap: list[float] = []
+    errors: dict = {}
+    stop_at = 0.0
+    phase = {"snap": False}
+    counts = {"n": 0}
+
+    async def client(i):
+        r = random.Random(i)
+        while time.monotonic() < stop_at:
+            uid = r.randint(1, users)
+            side = r.choice((1, 2))
+            if r.random() < 0.5:  # crossing: priced through the book
+                price = "10100" if side == 2 else "9900"
+            else:  # passive: rests away from the mid
+                off = r.randint(1, 50)
+                price = str(10000 + off) if side == 1 else str(10000 - off)
+            t0 = time.perf_counter()
+            rep = await s.call("order.put_limit", [uid, "BTCUSDT", side, "0.01", price, "0.002", "0.001", "bench"])
+            dt = time.perf_counter() - t0
+            if rep["error"] is not None:
+                errors[rep["error"]["code"]] = errors.get(rep["error"]["code"], 0) + 1
+            (lat_snap if phase["snap"] else lat).append(dt)
+            counts["n"] += 1
+
+    stall = {"max": 0.0, "max_snap": 0.0}
+
+    async def ticker():
+        while time.monotonic() < stop_at:
+            t0 = time.perf_counter()
+            await asyncio.sleep(0.001)
+            late = time.perf_counter() - t0 - 0.001
+            key = "max_snap" if phase["snap"] else "max"
+            stall[key] = max(stall[key], late)
+
+    async def snapshotter():
+        await asyncio.sleep(args.seconds / 2)
+        phase["snap"] = True
+        meta = await s.make_snapshot()
+        phase["snap"] = False
+        return meta
+
+    # warm-up
+    stop_at = time.monotonic() + 2
+    await asyncio.gather(*[client(1000 + i) for i in range(args.clients)])
+    lat.clear()
+    errors.clear()
+    n0 = counts["n"]
+    e0 = s.engine.oper_seq
+    d0 = s.engine.deal_seq
+    t_start = time.monotonic()
+    stop_at = t_start + args.seconds
+    results = await asyncio.gather(ticker(), snapshotter(), *[client(i) for i in range(args.clients)])
+    elapsed = time.monotonic() - t_start
+    n = counts["n"] - n0
+    deals = s.engine.deal_seq - d0
+    t_drain = time.monotonic()
+    while s.history.backlog() or s.kafka.backlog():
+        await asyncio.sleep(0.05)
+    drain = time.monotonic() - t_drain
+    log = s._log
+    out = {
+        "orders": n, "seconds": round(elapsed, 2), "orders_per_s": round(n / elapsed),
+        "deals": deals, "crossing_share": round(deals / max(1, n), 2),
+        "p50_ms": round(pct(lat, 0.5) * 1000, 2), "p99_ms": round(pct(lat, 0.99) * 1000, 2),
+        "p99_ms_during_snapshot": round(pct(lat_snap, 0.99) * 1000, 2),
+        "max_loop_stall_ms": round(stall["max"] * 1000, 1),
+        "max_loop_stall_during_snapshot_ms": round(stall["max_snap"] * 1000, 1),
+        "errors": errors, "log_commits": log.commits, "log_entries_per_commit": round(log.entries / max(1, log.commits), 1),
+        "operations": s.engine.oper_seq - e0, "history_rows": s.history.rows_written,
+        "kafka_delivered": s.kafka.delivered, "drain_after_s": round(drain, 2),
+        "snapshot": {k: results[1].get(k) for k in ("size", "replayed", "replay_s", "dump_s", "write_s", "wall_s")},
+        "resting_orders_at_end": len(s.engine.dump_state()["orders"]),
+    }
+    await s.stop()
+    return out
+
+
+def recovery(args):
+    """R resting orders in a snapshot + L log entries after it; time recover()."""
+    from matcher.core import Engine
+    from matcher.log.db import Db, executemany_ignore
+    from matcher.log.oplog import COLUMNS, encode_params
+    from matcher.log.recovery import recover
+    from matcher.log.snapshot import write_snapshot
+
+    db = Db()
+    db.run(lambda cur: [cur.execute(f"DELETE FROM {t}") for t in
+                        ("operation_log", "snapshot_chunk", "snapshot", "sink_progress")])
+    e = Engine()
+    t = 1_700_000_000_000_000
+    rows = []
+
+    def ex(m, p):
+        nonlocal t
+        t += 1
+        out = e.execute(m, p, t)
+        assert out.error is None, (m, p, out.error)
+        rows.append((out.oper_id, t, m, encode_params(out.log)))
+
+    def flush():
+        if rows:
+            db.run(lambda cur: executemany_ignore(cur, db.vendor, "operation_log", COLUMNS, rows, 5000))
+            rows.clear()
+
+    t0 = time.monotonic()
+    for m, p in SETUP:
+        ex(m, p)
+    users = 10_000
+    bid = 0
+    for u in range(1, users + 1):
+        for asset, amt in (("BTC", "1000000"), ("USDT", "10000000000")):
+            bid += 1
+            ex("balance.update", [u, asset, "deposit", bid, amt, {}])
+    rng = random.Random(2)
+    for i in range(args.resting):
+        side = 1 if i % 2 else 2
+        price = str(10001 + rng.randint(0, 9998)) if side == 1 else str(1 + rng.randint(0, 9998))
+        ex("order.put_limit", [1 + i % users, "BTCUSDT", side, "0.01", price, "0.002", "0.001", "bench"])
+        if len(rows) >= 20000:
+            flush()
+    flush()
+    build_s = time.monotonic() - t0
+    t1 = time.monotonic()
+    meta = write_snapshot(db, e)
+    snap_s = time.monotonic() - t1
+    # L commands after the snapshot: half crossing (fills and moves resting orders), half resting
+    for i in range(args.log):
+        uid = rng.randint(1, users)
+        side = rng.choice((1, 2))
+        if i % 2:
+            price = "20000" if side == 2 else "1"
+        else:
+            price = str(10001 + rng.randint(0, 9998)) if side == 1 else str(1 + rng.randint(0, 9998))
+        ex("order.put_limit", [uid, "BTCUSDT", side, "0.01", price, "0.002", "0.001", "bench"])
+        if len(rows) >= 20000:
+            flush()
+    flush()
+    expected = e.state_hash()
+    resting_end = len(e.dump_state()["orders"])
+    del e
+    t2 = time.monotonic()
+    engine, info = recover(db)
+    rec_s = time.monotonic() - t2
+    same = engine.state_hash() == expected
+    db.close()
+    return {
+        "resting_in_snapshot": args.resting, "log_after_snapshot": args.log,
+        "resting_at_end": resting_end, "snapshot_bytes": meta["size"], "snapshot_write_s": round(snap_s, 1),
+        "build_s": round(build_s, 1), "recovery_s": round(rec_s, 2), "load_s": info["load_s"],
+        "replay_s": info["replay_s"], "replay_per_s": round(args.log / max(1e-9, info["replay_s"])),
+        "state_equal": same,
+    }
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seconds", type=float, default=20)
+    ap.add_argument("--clients", type=int, default=32)
+    ap.add_argument("--resting", type=int, default=1_000_000)
+    ap.add_argument("--log", type=int, default=1_000_000)
+    ap.add_argument("--skip-throughput", action="store_true")
+    ap.add_argument("--skip-recovery", action="store_true")
+    args = ap.parse_args()
+    flush, version = prepare_database()
+    import django
+
+    django.setup()
+    print(f"MariaDB {version}, innodb_flush_log_at_trx_commit={flush}, {os.cpu_count()} cores", flush=True)
+    if not args.skip_throughput:
+        from tests.services import KafkaBroker
+
+        broker = KafkaBroker().start()
+        try:
+            print("throughput:", asyncio.run(throughput(args, broker.bootstrap)), flush=True)
+        finally:
+            broker.stop()
+    if not args.skip_recovery:
+        print("recovery:", recovery(args), flush=True)
+
+
+if __name__ == "__main__":
+    main()
