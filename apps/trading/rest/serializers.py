@@ -29,6 +29,16 @@ class StrictSerializer(serializers.Serializer):
         return super().to_internal_value(data)
 
 
+class QuerySerializer(serializers.Serializer):
+    """Query parameters: a parameter given empty (`?asset=`) is refused, not ignored."""
+
+    def to_internal_value(self, data):
+        blank = sorted(k for k in self.fields if k in data and data.get(k) == "")
+        if blank:
+            raise serializers.ValidationError({key: ["May not be blank."] for key in blank})
+        return super().to_internal_value(data)
+
+
 class MarketNameField(serializers.CharField):
     """A configured market's name → the Market row (400 naming the field if unknown)."""
 
@@ -63,7 +73,7 @@ class AssetNameField(serializers.CharField):
         return value.name if isinstance(value, Asset) else value
 
 
-class PageQuery(serializers.Serializer):
+class PageQuery(QuerySerializer):
     offset = serializers.IntegerField(min_value=0, max_value=MAX_OFFSET, default=0)
     limit = serializers.IntegerField(min_value=1, max_value=100, default=50)
 
@@ -85,7 +95,7 @@ class AssetOut(serializers.Serializer):
     prec = serializers.IntegerField(help_text="Decimals shown and accepted (prec_show).")
 
 
-class DepthQuery(serializers.Serializer):
+class DepthQuery(QuerySerializer):
     market = MarketNameField()
     limit = serializers.IntegerField(min_value=1, max_value=100, default=20, help_text="Price levels per side.")
     interval = DecimalStringField(allow_zero=True, default=Decimal(0), help_text="Merge levels to this price step; 0 = none.")
@@ -106,7 +116,7 @@ class DepthOut(serializers.Serializer):
                                  help_text="[price, amount] levels, price descending.")
 
 
-class MarketDealsQuery(serializers.Serializer):
+class MarketDealsQuery(QuerySerializer):
     market = MarketNameField()
     limit = serializers.IntegerField(min_value=1, max_value=1000, default=100)
     last_id = serializers.IntegerField(min_value=0, max_value=U64, default=0, help_text="Only deals with a larger id.")
@@ -132,7 +142,7 @@ class TickerOut(serializers.Serializer):
 
 
 # --- balances ----------------------------------------------------------------------------
-class BalanceQuery(serializers.Serializer):
+class BalanceQuery(QuerySerializer):
     asset = serializers.CharField(required=False, max_length=200, help_text="Comma list of assets; default all.")
 
     def validate_asset(self, value):
@@ -254,7 +264,7 @@ class OpenOrdersQuery(PageQuery):
     market = MarketNameField()
 
 
-class CancelAllQuery(serializers.Serializer):
+class CancelAllQuery(QuerySerializer):
     market = MarketNameField()
     side = serializers.ChoiceField(choices=list(SIDES), required=False)
 
@@ -264,7 +274,7 @@ class CancelAllOut(serializers.Serializer):
     orders = serializers.ListField(child=serializers.IntegerField())
 
 
-class OrderLookupQuery(serializers.Serializer):
+class OrderLookupQuery(QuerySerializer):
     market = MarketNameField(required=False, help_text="The order's market (faster); optional.")
 
 

@@ -148,3 +148,14 @@ def test_bad_deposit_input(engine, staff_api, bob, change, field):
     assert r.status_code == 400, r.content
     assert field in r.json()["error"]["fields"]
     assert engine.mutating_calls() == []
+
+
+@pytest.mark.parametrize("path, field", [
+    ("/api/v1/balances/?asset=", "asset"),
+    ("/api/v1/balances/history/?business=", "business"),
+    ("/api/v1/my/deals/?market=", "market"),
+    ("/api/v1/orders/1/?market=", "market"),
+])
+def test_blank_query_parameters_are_refused(engine, alice_api, path, field):
+    r = alice_api.get(path)
+    assert r.status_code == 400 and field in r.json()["error"]["fields"]
