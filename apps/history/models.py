@@ -31,6 +31,11 @@ class BalanceHistory(models.Model):
             models.Index(fields=["user_id", "asset", "business", "id"], name="bh_user_asset_business"),
             models.Index(fields=["user_id", "business", "id"], name="bh_user_business"),
             models.Index(fields=["user_id", "time"], name="bh_user_time"),
+            # history reads (docs/benchmarks.md "History reads"): newest-first pages of a
+            # user, of a user's asset, and an asset's time window
+            models.Index(fields=["user_id", "id"], name="bh_user"),
+            models.Index(fields=["user_id", "asset", "id"], name="bh_user_asset"),
+            models.Index(fields=["user_id", "asset", "time"], name="bh_user_asset_time"),
         ]
 
 
