@@ -10,6 +10,9 @@ batched) → workload → report (orders/s, batches/s, taker fills, latency per 
 Only the standard library (asyncio streams, HTTP/1.1 keep-alive) + orjson if present;
 --procs N splits the connections over N client processes.
 
+`--serve-stand-in PORT` instead runs a matcher stand-in without durability (the real
+Engine behind the real RPC server) to measure the access layer by itself.
+
 Example (see docs/benchmarks.md "HTTP JSON-RPC"):
     .venv/bin/python bench/bench_jsonrpc.py --url http://127.0.0.1:8000/ --batch 100 \
         --concurrency 32 --orders 400000 --market BTCUSDT --mid 8000
@@ -229,7 +232,34 @@ def _proc_main(args, market, users, n_conns, n_batches, seed, out):
     asyncio.run(worker_proc(args, market, users, n_conns, n_batches, seed, out))
 
 
+def serve_stand_in(port: int) -> None:
+    """A matcher without durability: the real Engine (demo markets) behind the real RPC
+    server (matcher/server.py) — to measure the access layer by itself."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    sys.path.insert(0, root)
+    from matcher.server import serve
+    from tests.apps.trading.util import EngineService
+
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+    service = EngineService(clock=lambda: int(time.time() * 1e6))
+    print(f"stand-in matcher (no durability) on 127.0.0.1:{port}", flush=True)
+    try:
+        asyncio.run(serve(service, "127.0.0.1", port))
+    except KeyboardInterrupt:
+        pass
+
+
 def main(argv=None):
+    if argv is None:
+        argv = sys.argv[1:]
+    if argv[:1] == ["--serve-stand-in"]:
+        serve_stand_in(int(argv[1]) if len(argv) > 1 else 7316)
+        return 0
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--url", default="http://127.0.0.1:8000/")
     p.add_argument("--token", default=os.environ.get("JSONRPC_SERVICE_TOKEN"), help="service token, if required")
