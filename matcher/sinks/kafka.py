@@ -54,7 +54,7 @@ class KafkaPublisher:
 
     def __init__(self, bootstrap: str, *, position: int = 0, alias: str = "default",
                  progress_interval: float = 0.5, config: dict | None = None, max_take: int = 5000,
-                 topic_prefix: str = ""):
+                 topic_prefix: str = "", stall_timeout: float = 10.0):
         self.bootstrap = bootstrap
         self._alias = alias
         self._config = config or {}
@@ -74,6 +74,9 @@ class KafkaPublisher:
         self.healthy = True
         self.last_error = None
         self._resend = False
+        self._gen = 0  # producer generation: reports of replaced producers are ignored
+        self._stall_timeout = stall_timeout
+        self._last_progress = time.monotonic()
 
     # -- event-loop side ---------------------------------------------------------------
     def submit(self, events: list) -> None:
@@ -133,12 +136,13 @@ class KafkaPublisher:
         last_persist = time.monotonic()
         q = self._queue
         topics = self._topics
+        stall = self._stall_timeout
 
         def produce(entry):
             while True:
                 try:
                     producer.produce(entry[2], entry[4], entry[3], headers=[("seq", b"%d" % entry[0])],
-                                     on_delivery=lambda err, msg, e=entry: self._delivered(e, err))
+                                     on_delivery=lambda err, msg, e=entry, g=self._gen: self._delivered(e, err, g))
                     return
                 except BufferError:
                     producer.poll(0.05)
@@ -160,8 +164,17 @@ class KafkaPublisher:
                     last_seen = max(last_seen, evs[-1].seq)
                     groups.append((evs[-1].seq, len(evs)))
                     took += len(evs)
+                if inflight and time.monotonic() - self._last_progress > stall:
+                    # no delivery report for a while: a restarted broker may have lost the
+                    # idempotent producer's state and librdkafka can wait forever — start over
+                    logger.warning("kafka: no delivery for %.0fs with %s messages in flight; re-creating the "
+                                   "producer", stall, len(inflight))
+                    self._resend = True
+                    stall = min(stall * 2, 120.0)  # back off while the broker stays away
                 if self._resend:
                     self._resend = False
+                    self._gen += 1
+                    self._last_progress = time.monotonic()
                     self.resends += 1
                     try:
                         producer.purge()
@@ -181,6 +194,9 @@ class KafkaPublisher:
                     self._wake.wait(0.1)
                     self._wake.clear()
                     producer.poll(0)
+                if not inflight:
+                    self._last_progress = time.monotonic()
+                    stall = self._stall_timeout
                 while inflight and inflight[0][1]:
                     inflight.popleft()
                 new_pos = inflight[0][0] - 1 if inflight else last_seen
@@ -208,9 +224,12 @@ class KafkaPublisher:
                                "they are published again after the next start", len(inflight), inflight[0][0])
             db.close()
 
-    def _delivered(self, entry, err) -> None:
+    def _delivered(self, entry, err, gen) -> None:
+        if gen != self._gen:
+            return
         if err is None:
             entry[1] = True
+            self._last_progress = time.monotonic()
             self.delivered += 1
             if not self.healthy:
                 self.healthy = True
