@@ -54,6 +54,8 @@ _loads = orjson.loads
 
 #: largest reply frame accepted
 MAX_REPLY_FRAME = 64 * 1024 * 1024
+#: largest request frame sent (the matcher server's limit, matcher.server.MAX_FRAME)
+MAX_REQUEST_FRAME = 4 * 1024 * 1024
 _ID_WRAP = 2**63 - 1
 
 
@@ -145,6 +147,9 @@ class _Conn(asyncio.Protocol):
             self.ids = itertools.count(1)
             rid = next(self.ids)
         body = _dumps({"id": rid, "method": method, "params": params})
+        if len(body) > MAX_REQUEST_FRAME:
+            # the server would drop the connection (and every request in flight on it)
+            raise RpcError.invalid("params", "request too large")
         fut = self.loop.create_future()
         self.pending[rid] = fut
         self.out.append(_pack_header(len(body)))
@@ -202,13 +207,22 @@ class MatcherClient:
         """Send several requests back to back on one connection (so the matcher receives
         them in this order); return, per request, its envelope or the RpcError raised."""
         conn = await self._pick()
-        sent = [conn.send(method, params) for method, params in calls]
-        futures = [fut for _, fut in sent]
+        results: list = [None] * len(calls)
+        sent, where = [], []
+        for i, (method, params) in enumerate(calls):
+            try:
+                sent.append(conn.send(method, params))
+                where.append(i)
+            except RpcError as exc:  # e.g. too large: this one is not sent, the others are
+                results[i] = exc
         handle = conn.loop.call_later(self.timeout if timeout is None else timeout, _expire_many, conn, sent)
         try:
-            return await asyncio.gather(*futures, return_exceptions=True)
+            replies = await asyncio.gather(*(fut for _, fut in sent), return_exceptions=True)
         finally:
             handle.cancel()
+        for i, reply in zip(where, replies):
+            results[i] = reply
+        return results
 
     async def ensure_connected(self) -> None:
         """Raise MatcherUnavailable unless at least one connection is (or can be) up."""

@@ -320,6 +320,8 @@ class JsonRpcApp:
                 return 504, {"error": _ERR_TIMEOUT, "result": None, "id": rid}
             except MatcherUnavailable:
                 raise _NotConnected from None
+            except RpcError as exc:  # refused before sending (e.g. request too large)
+                return 200, _error(rid, exc.as_error())
             return 200, {"error": reply.get("error"), "result": reply.get("result"), "id": rid}
         return await self._local(rid, method, params)
 
@@ -386,6 +388,8 @@ class JsonRpcApp:
                 replies[i] = _error(rid, _ERR_TIMEOUT)
             elif isinstance(res, MatcherUnavailable):
                 replies[i] = _error(rid, _unavailable("matcher not connected"))
+            elif isinstance(res, RpcError):
+                replies[i] = _error(rid, res.as_error())
             else:
                 logger.error("JSON-RPC batch element failed: %r", res)
                 replies[i] = _error(rid, _ERR_INTERNAL)

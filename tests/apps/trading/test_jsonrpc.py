@@ -508,3 +508,21 @@ async def test_concurrent_requests_share_pipelined_connections(app):
     rs = await asyncio.gather(*(rpc(app, "balance.update", [200 + i, "USDT", "deposit", i, "1", {}], rid=i)
                                 for i in range(300)))
     assert all(r.status == 200 and r.json() == ok({"status": "success"}, i) for i, r in enumerate(rs))
+
+
+async def test_request_larger_than_a_matcher_frame_is_code_1_and_spares_the_connection(client):
+    app = JsonRpcApp(client=client, max_body=16 * 1024 * 1024, history_methods={}, marketdata_methods={})
+    try:
+        pending = asyncio.ensure_future(rpc(app, "asset.list", [], rid=1))
+        big = ["BTC"] * (1024 * 1024)  # ~6 MiB of params: more than the matcher accepts in one frame
+        r = await rpc(app, "asset.summary", big, rid=2)
+        assert r.status == 200
+        assert r.json() == err(1, "invalid argument", 2, data={"param": "params", "reason": "request too large"})
+        assert (await pending).status == 200  # the connection (and requests on it) survived
+        r = await asgi_request(app, [{"method": "asset.summary", "params": big, "id": 3},
+                                     {"method": "asset.list", "params": [], "id": 4}])
+        assert r.status == 200
+        replies = r.json()
+        assert replies[0]["error"]["code"] == 1 and replies[1]["error"] is None
+    finally:
+        app.close()
