@@ -72,7 +72,8 @@ SETUP = [
 async def throughput(args, bootstrap):
     from matcher.service import MatcherService
 
-    s = MatcherService(kafka_bootstrap=bootstrap, snapshot_interval=0)
+    s = MatcherService(kafka_bootstrap="" if args.no_kafka else bootstrap, history=not args.no_history,
+                       snapshot_interval=0)
     await s.start()
     for m, p in SETUP:
         assert (await s.call(m, p))["error"] is None
@@ -140,7 +141,7 @@ async def throughput(args, bootstrap):
     n = counts["n"] - n0
     deals = s.engine.deal_seq - d0
     t_drain = time.monotonic()
-    while s.history.backlog() or s.kafka.backlog():
+    while (s.history and s.history.backlog()) or (s.kafka and s.kafka.backlog()):
         await asyncio.sleep(0.05)
     drain = time.monotonic() - t_drain
     log = s._log
@@ -152,8 +153,8 @@ async def throughput(args, bootstrap):
         "max_loop_stall_ms": round(stall["max"] * 1000, 1),
         "max_loop_stall_during_snapshot_ms": round(stall["max_snap"] * 1000, 1),
         "errors": errors, "log_commits": log.commits, "log_entries_per_commit": round(log.entries / max(1, log.commits), 1),
-        "operations": s.engine.oper_seq - e0, "history_rows": s.history.rows_written,
-        "kafka_delivered": s.kafka.delivered, "drain_after_s": round(drain, 2),
+        "operations": s.engine.oper_seq - e0, "history_rows": s.history.rows_written if s.history else None,
+        "kafka_delivered": s.kafka.delivered if s.kafka else None, "drain_after_s": round(drain, 2),
         "snapshot": {k: results[1].get(k) for k in ("size", "replayed", "replay_s", "dump_s", "write_s", "wall_s")},
         "resting_orders_at_end": len(s.engine.dump_state()["orders"]),
     }
@@ -246,6 +247,9 @@ def main():
     ap.add_argument("--log", type=int, default=1_000_000)
     ap.add_argument("--skip-throughput", action="store_true")
     ap.add_argument("--skip-recovery", action="store_true")
+    ap.add_argument("--no-history", action="store_true", help="history writer off (for comparison)")
+    ap.add_argument("--no-kafka", action="store_true", help="Kafka publisher off (for comparison)")
+    ap.add_argument("--profile", action="store_true", help="cProfile of the event-loop thread")
     args = ap.parse_args()
     flush, version = prepare_database()
     import django
@@ -257,7 +261,16 @@ def main():
 
         broker = KafkaBroker().start()
         try:
+            if args.profile:
+                import cProfile
+                import pstats
+
+                prof = cProfile.Profile()
+                prof.enable()
             print("throughput:", asyncio.run(throughput(args, broker.bootstrap)), flush=True)
+            if args.profile:
+                prof.disable()
+                pstats.Stats(prof).sort_stats("tottime").print_stats(25)
         finally:
             broker.stop()
     if not args.skip_recovery:

@@ -74,6 +74,7 @@ def platform_programs(port: int) -> list[tuple[str, str]]:
     """The platform's own processes. Each step adds its process here."""
     return [
         ("web", f"{PY} -m daphne -b 127.0.0.1 -p {port} exchange_site.asgi:application"),
+        ("matcher", f"{PY} -m matcher"),
     ]
 
 
