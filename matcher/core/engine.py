@@ -84,7 +84,7 @@ class Outcome:
 
 
 class Asset:
-    __slots__ = ("name", "prec_save", "prec_show", "exp_save", "exp_show")
+    __slots__ = ("name", "prec_save", "prec_show", "exp_save", "exp_show", "zero")
 
     def __init__(self, name, prec_save, prec_show):
         self.name = name
@@ -92,13 +92,17 @@ class Asset:
         self.prec_show = prec_show
         self.exp_save = EXP[prec_save]
         self.exp_show = EXP[prec_show]
+        # x + zero == x.quantize(exp_save) for every x with exponent >= -prec_save (all
+        # changes the engine applies: the market precisions are bounded by prec_save)
+        self.zero = ZERO.scaleb(-prec_save, CTX)
 
 
 class Market:
     __slots__ = (
         "name", "stock", "money", "stock_prec", "money_prec", "fee_prec", "min_amount",
         "listed", "sa", "ma", "exp_stock", "exp_money", "exp_fee", "unit_stock",
-        "asks", "bids", "n_asks", "n_bids", "orders", "users",
+        "asks", "bids", "n_asks", "n_bids", "orders", "users", "best_ask", "best_bid",
+        "amounts", "prices", "rates",
     )
 
     def __init__(self, name, sa, ma, stock_prec, money_prec, fee_prec, min_amount, listed):
@@ -119,6 +123,13 @@ class Market:
         # price -> Level; best ask = first key, best bid = last key
         self.asks = SortedDict()
         self.bids = SortedDict()
+        # cached best levels (None when the side is empty)
+        self.best_ask = None
+        self.best_bid = None
+        # parsed request strings of valid values: str -> (Decimal, str(), fmt())
+        self.amounts = {}  # truncated to stock_prec, > 0
+        self.prices = {}  # truncated to money_prec, > 0
+        self.rates = {}  # truncated to fee_prec, 0 <= rate < 1
         self.n_asks = 0
         self.n_bids = 0
         self.orders = {}  # id -> Order (open orders of this market)
@@ -128,9 +139,10 @@ class Market:
 class Level:
     """Orders resting at one price, in time (= id) order, and the sum of their left."""
 
-    __slots__ = ("orders", "total")
+    __slots__ = ("price", "orders", "total")
 
-    def __init__(self):
+    def __init__(self, price):
+        self.price = price
         self.orders = OrderedDict()
         self.total = ZERO
 
@@ -146,7 +158,7 @@ class Account:
 
 class Order:
     __slots__ = (
-        "id", "type", "side", "ctime", "mtime", "user", "market", "mname", "source",
+        "id", "type", "side", "ctime", "mtime", "user", "mname", "source",
         "price", "amount", "taker_fee", "maker_fee", "left", "freeze", "deal_stock",
         "deal_money", "deal_fee", "cid", "acct",
     )
@@ -188,6 +200,18 @@ def _source(v):
     if len(v) > 30 or (not v.isascii() and len(v.encode()) > 30):
         raise ParamError("source", "at most 30 bytes")
     return v
+
+
+_CACHE_MAX = 1 << 15
+
+
+def _remember(cache, v, d):
+    """Cache a parsed request string (a pure function of the string: no behaviour)."""
+    r = (d, str(d), fmt(d))
+    if len(cache) >= _CACHE_MAX:
+        cache.clear()
+    cache[v] = r
+    return r
 
 
 class Engine:
@@ -276,13 +300,6 @@ class Engine:
             raise ParamError(param, "unknown asset")
         return a
 
-    @staticmethod
-    def _rate(v, param, m):
-        r = parse_trunc(v, param, m.exp_fee)
-        if r < 0 or r >= ONE:
-            raise ParamError(param, "must be 0 <= rate < 1")
-        return r
-
     def _next_seq(self):
         self.event_seq += 1
         return self.event_seq
@@ -296,7 +313,11 @@ class Engine:
     @staticmethod
     def _chg(acct, a, x, frz):
         """Apply the exact change x to available (frz False) or freeze of asset a,
-        truncate to prec_save, delete a zero entry; return the asset's total."""
+        truncate to prec_save, delete a zero entry; return the asset's total.
+
+        Every change has an exponent >= -prec_save, so ``v + x`` is already at
+        precision (balances are stored with exponent -prec_save) and a new entry only
+        needs the exponent: ``x + a.zero`` (== ``x.quantize(a.exp_save)``)."""
         name = a.name
         if frz:
             d = acct.frz
@@ -305,40 +326,42 @@ class Engine:
             d = acct.avail
             o = acct.frz.get(name)
         v = d.get(name)
-        nv = (x if v is None else v + x).quantize(a.exp_save)
+        nv = x + a.zero if v is None else v + x
         if nv:
             d[name] = nv
         elif v is not None:
             del d[name]
         return nv if o is None else nv + o
 
-    def _freeze(self, acct, a, x):
+    @staticmethod
+    def _freeze(acct, a, x):
         name = a.name
         av = acct.avail
-        nv = (av[name] - x).quantize(a.exp_save)
+        nv = av[name] - x
         if nv:
             av[name] = nv
         else:
             del av[name]
         fz = acct.frz
         v = fz.get(name)
-        nv = (x if v is None else v + x).quantize(a.exp_save)
+        nv = x + a.zero if v is None else v + x
         if nv:
             fz[name] = nv
         elif v is not None:
             del fz[name]
 
-    def _unfreeze(self, acct, a, x):
+    @staticmethod
+    def _unfreeze(acct, a, x):
         name = a.name
         fz = acct.frz
-        nv = (fz[name] - x).quantize(a.exp_save)
+        nv = fz[name] - x
         if nv:
             fz[name] = nv
         else:
             del fz[name]
         av = acct.avail
         v = av.get(name)
-        nv = (x if v is None else v + x).quantize(a.exp_save)
+        nv = x + a.zero if v is None else v + x
         if nv:
             av[name] = nv
         elif v is not None:
@@ -355,47 +378,72 @@ class Engine:
         if o.side == ASK:
             book = m.asks
             m.n_asks += 1
+            lvl = book.get(p)
+            if lvl is None:
+                lvl = book[p] = Level(p)
+                b = m.best_ask
+                if b is None or p < b.price:
+                    m.best_ask = lvl
         else:
             book = m.bids
             m.n_bids += 1
-        lvl = book.get(p)
-        if lvl is None:
-            lvl = book[p] = Level()
-        lvl.orders[o.id] = o
+            lvl = book.get(p)
+            if lvl is None:
+                lvl = book[p] = Level(p)
+                b = m.best_bid
+                if b is None or p > b.price:
+                    m.best_bid = lvl
+        oid = o.id
+        lvl.orders[oid] = o
         lvl.total += o.left
-        m.orders[o.id] = o
+        m.orders[oid] = o
         u = m.users.get(o.user)
         if u is None:
-            u = m.users[o.user] = {}
-        u[o.id] = o
+            m.users[o.user] = {oid: o}
+        else:
+            u[oid] = o
         if o.cid is not None:
             self.open_cids[(o.user, o.cid)] = o
 
     def _remove(self, m, o, t):
         """Finish a resting order: out of book and indexes, unfreeze the remainder."""
         p = o.price
+        oid = o.id
         if o.side == ASK:
             book = m.asks
             m.n_asks -= 1
+            lvl = book[p]
+            orders = lvl.orders
+            del orders[oid]
+            if orders:
+                if o.left:
+                    lvl.total -= o.left
+            else:
+                del book[p]
+                if m.best_ask is lvl:
+                    m.best_ask = book.peekitem(0)[1] if book else None
         else:
             book = m.bids
             m.n_bids -= 1
-        lvl = book[p]
-        del lvl.orders[o.id]
-        if lvl.orders:
-            if o.left:
-                lvl.total -= o.left
-        else:
-            del book[p]
-        del m.orders[o.id]
+            lvl = book[p]
+            orders = lvl.orders
+            del orders[oid]
+            if orders:
+                if o.left:
+                    lvl.total -= o.left
+            else:
+                del book[p]
+                if m.best_bid is lvl:
+                    m.best_bid = book.peekitem(-1)[1] if book else None
+        del m.orders[oid]
         u = m.users[o.user]
-        del u[o.id]
+        del u[oid]
         if not u:
             del m.users[o.user]
         if o.cid is not None:
             k = (o.user, o.cid)
             del self.open_cids[k]
-            self._remember_cid(k, o.id, t)
+            self._remember_cid(k, oid, t)
         if o.freeze:
             self._unfreeze(o.acct, m.sa if o.side == ASK else m.ma, o.freeze)
             o.freeze = ZERO
@@ -425,191 +473,242 @@ class Engine:
 
     # ------------------------------------------------------------------ matching
 
-    def _trade(self, m, taker, maker, price, qty, t, ev):
-        """One fill at the maker's price; events: deal, balance rows, maker update/finish."""
-        deal = price * qty
-        self.deal_seq = deal_id = self.deal_seq + 1
+    def _take(self, m, side, mbuy, lim, left, rate, tid, tu, T, stp, t, ev):
+        """Match a taker against the opposite side, best price first, each fill at the
+        maker's price. The taker is not an Order object (yet): its running values are
+        locals. Per fill: deal event, balance rows (taker gives, taker receives, taker
+        fee [, fee credit], maker gives (from freeze), maker receives, maker fee
+        [, fee credit]), maker update/finish.
+
+        Returns (left, deal_stock, deal_money, deal_fee, stopped); ``stopped`` is True
+        when self-trade prevention (cancel_newest) stopped the taker."""
         sa = m.sa
         ma = m.ma
+        sn = sa.name
+        mn = ma.name
         mkt = m.name
-        T = taker.acct
-        M = maker.acct
-        chg = self._chg
-        seq = self.event_seq
-        if taker.side == ASK:
-            ask, bid = taker, maker
-            ask_rate = taker.taker_fee
-            bid_rate = maker.maker_fee
-            ask_role, bid_role = TAKER, MAKER
+        ask_taker = side == ASK
+        # X: what the taker gives (from available) and the maker receives (+ maker fee)
+        # Y: what the taker receives (+ taker fee) and the maker gives (from freeze)
+        if ask_taker:
+            xn, zx, yn, zy = sn, sa.zero, mn, ma.zero
         else:
-            ask, bid = maker, taker
-            ask_rate = maker.maker_fee
-            bid_rate = taker.taker_fee
-            ask_role, bid_role = MAKER, TAKER
-        ask_fee = deal * ask_rate
-        bid_fee = qty * bid_rate
-        seq += 1
-        ev.append(DealEvent(seq, t, mkt, sa.name, ma.name, deal_id, price, qty, deal,
-                            taker.side, ask.id, bid.id, ask.user, bid.user, ask_fee,
-                            bid_fee, ask_role, bid_role))
-        tid = taker.id
-        mid = maker.id
-        tu = taker.user
-        mu = maker.user
+            xn, zx, yn, zy = mn, ma.zero, sn, sa.zero
         fa = self.fee_account
-        if taker.side == ASK:
-            # taker gives stock (available), receives money, pays fee in money
-            tot = chg(T, sa, -qty, False)
-            seq += 1
-            ev.append(BalanceEvent(seq, t, tu, sa.name, "trade", -qty, tot, None,
-                                   (qty, tid, mkt, price, None, None)))
-            tot = chg(T, ma, deal, False)
-            seq += 1
-            ev.append(BalanceEvent(seq, t, tu, ma.name, "trade", deal, tot, None,
-                                   (qty, tid, mkt, price, None, None)))
-            if ask_fee:
-                tot = chg(T, ma, -ask_fee, False)
-                seq += 1
-                ev.append(BalanceEvent(seq, t, tu, ma.name, "trade", -ask_fee, tot, None,
-                                       (qty, tid, mkt, price, ask_rate, None)))
-                if fa:
-                    tot = chg(self._account(fa), ma, ask_fee, False)
-                    seq += 1
-                    ev.append(BalanceEvent(seq, t, fa, ma.name, "fee", ask_fee, tot, None,
-                                           (qty, tid, mkt, price, ask_rate, tu)))
-            # maker gives money from freeze, receives stock, pays fee in stock
-            tot = chg(M, ma, -deal, True)
-            maker.freeze -= deal
-            seq += 1
-            ev.append(BalanceEvent(seq, t, mu, ma.name, "trade", -deal, tot, None,
-                                   (qty, mid, mkt, price, None, None)))
-            tot = chg(M, sa, qty, False)
-            seq += 1
-            ev.append(BalanceEvent(seq, t, mu, sa.name, "trade", qty, tot, None,
-                                   (qty, mid, mkt, price, None, None)))
-            if bid_fee:
-                tot = chg(M, sa, -bid_fee, False)
-                seq += 1
-                ev.append(BalanceEvent(seq, t, mu, sa.name, "trade", -bid_fee, tot, None,
-                                       (qty, mid, mkt, price, bid_rate, None)))
-                if fa:
-                    tot = chg(self._account(fa), sa, bid_fee, False)
-                    seq += 1
-                    ev.append(BalanceEvent(seq, t, fa, sa.name, "fee", bid_fee, tot, None,
-                                           (qty, mid, mkt, price, bid_rate, mu)))
-            taker.deal_fee += ask_fee
-            maker.deal_fee += bid_fee
-        else:
-            # taker gives money (available), receives stock, pays fee in stock
-            tot = chg(T, ma, -deal, False)
-            seq += 1
-            ev.append(BalanceEvent(seq, t, tu, ma.name, "trade", -deal, tot, None,
-                                   (qty, tid, mkt, price, None, None)))
-            tot = chg(T, sa, qty, False)
-            seq += 1
-            ev.append(BalanceEvent(seq, t, tu, sa.name, "trade", qty, tot, None,
-                                   (qty, tid, mkt, price, None, None)))
-            if bid_fee:
-                tot = chg(T, sa, -bid_fee, False)
-                seq += 1
-                ev.append(BalanceEvent(seq, t, tu, sa.name, "trade", -bid_fee, tot, None,
-                                       (qty, tid, mkt, price, bid_rate, None)))
-                if fa:
-                    tot = chg(self._account(fa), sa, bid_fee, False)
-                    seq += 1
-                    ev.append(BalanceEvent(seq, t, fa, sa.name, "fee", bid_fee, tot, None,
-                                           (qty, tid, mkt, price, bid_rate, tu)))
-            # maker gives stock from freeze, receives money, pays fee in money
-            tot = chg(M, sa, -qty, True)
-            maker.freeze -= qty
-            seq += 1
-            ev.append(BalanceEvent(seq, t, mu, sa.name, "trade", -qty, tot, None,
-                                   (qty, mid, mkt, price, None, None)))
-            tot = chg(M, ma, deal, False)
-            seq += 1
-            ev.append(BalanceEvent(seq, t, mu, ma.name, "trade", deal, tot, None,
-                                   (qty, mid, mkt, price, None, None)))
-            if ask_fee:
-                tot = chg(M, ma, -ask_fee, False)
-                seq += 1
-                ev.append(BalanceEvent(seq, t, mu, ma.name, "trade", -ask_fee, tot, None,
-                                       (qty, mid, mkt, price, ask_rate, None)))
-                if fa:
-                    tot = chg(self._account(fa), ma, ask_fee, False)
-                    seq += 1
-                    ev.append(BalanceEvent(seq, t, fa, ma.name, "fee", ask_fee, tot, None,
-                                           (qty, mid, mkt, price, ask_rate, mu)))
-            taker.deal_fee += bid_fee
-            maker.deal_fee += ask_fee
-        # accumulators
-        if taker.type == MARKET_ORDER and taker.side == BID:
-            taker.left -= deal
-        else:
-            taker.left -= qty
-        taker.deal_stock += qty
-        taker.deal_money += deal
-        taker.mtime = t
-        maker.left -= qty
-        maker.deal_stock += qty
-        maker.deal_money += deal
-        maker.mtime = t
-        seq += 1
-        if maker.left:
-            self.event_seq = seq
-            ev.append(OrderEvent(seq, t, EV_UPDATE, maker.snap(), sa.name, ma.name, False))
-        else:
-            self.event_seq = seq
-            ev.append(OrderEvent(seq, t, EV_FINISH, maker.snap(), sa.name, ma.name, True))
-            self._remove(m, maker, t)
-
-    def _match(self, m, o, stp, t, ev):
-        """Match taker o against the opposite side. Returns True when self-trade
-        prevention (cancel_newest) stopped the taker."""
-        if o.side == ASK:
-            book = m.bids
-            best = -1
-        else:
-            book = m.asks
-            best = 0
-        limit = o.price if o.type == LIMIT_ORDER else None
-        mbuy = o.type == MARKET_ORDER and o.side == BID
-        side = o.side
-        uid = o.user
-        trade = self._trade
-        while o.left:
-            if not book:
+        F = self.accounts.get(fa) if fa else None
+        Tav = T.avail
+        Tfz = T.frz
+        ds = dm = df = ZERO
+        deal_id = self.deal_seq
+        seq = self.event_seq
+        stopped = False
+        append = ev.append
+        exp_stock = m.exp_stock
+        users = m.users
+        while left:
+            lvl = m.best_bid if ask_taker else m.best_ask
+            if lvl is None:
                 break
-            price, lvl = book.peekitem(best)
-            if limit is not None:
-                if side == ASK:
-                    if price < limit:
+            price = lvl.price
+            if lim is not None:
+                if ask_taker:
+                    if price < lim:
                         break
-                elif price > limit:
+                elif price > lim:
                     break
             maker = next(iter(lvl.orders.values()))
-            if stp and maker.user == uid:
+            mu = maker.user
+            if stp and mu == tu:
                 if stp == STP_CANCEL_NEWEST:
-                    return True
+                    stopped = True
+                    break
                 # cancel_oldest: the resting order goes, matching continues
-                seq = self.event_seq = self.event_seq + 1
-                ev.append(OrderEvent(seq, t, EV_FINISH, maker.snap(), m.stock, m.money,
-                                     maker.deal_stock > 0))
+                seq += 1
+                append(OrderEvent(seq, t, EV_FINISH, maker.snap(), sn, mn, maker.deal_stock > 0))
                 self._remove(m, maker, t)
                 continue
+            mleft = maker.left
             if mbuy:
-                left = o.left
-                qty = (left / price).quantize(m.exp_stock)
+                qty = (left / price).quantize(exp_stock)
                 while qty * price > left:
-                    qty -= m.unit_stock
-                if qty > maker.left:
-                    qty = maker.left
+                    qty -= exp_stock
+                if qty > mleft:
+                    qty = mleft
                 if qty <= 0:
                     break
             else:
-                qty = o.left if o.left < maker.left else maker.left
+                qty = left if left < mleft else mleft
             lvl.total -= qty
-            trade(m, o, maker, price, qty, t, ev)
-        return False
+            deal = price * qty
+            deal_id += 1
+            mid = maker.id
+            seq += 1
+            if ask_taker:
+                mrate = maker.maker_fee
+                tf = deal * rate  # ask fee (money)
+                mf = qty * mrate  # bid fee (stock)
+                append(DealEvent(seq, t, mkt, sn, mn, deal_id, price, qty, deal, side,
+                                 tid, mid, tu, mu, tf, mf, TAKER, MAKER))
+                gx = qty
+                gy = deal
+            else:
+                mrate = maker.maker_fee
+                tf = qty * rate  # bid fee (stock)
+                mf = deal * mrate  # ask fee (money)
+                append(DealEvent(seq, t, mkt, sn, mn, deal_id, price, qty, deal, side,
+                                 mid, tid, mu, tu, mf, tf, MAKER, TAKER))
+                gx = deal
+                gy = qty
+            # ---- taker gives X from available
+            tr = (qty, tid, mkt, price, None, None)
+            x = -gx
+            v = Tav.get(xn)
+            nv = x + zx if v is None else v + x
+            if nv:
+                Tav[xn] = nv
+            elif v is not None:
+                del Tav[xn]
+            o = Tfz.get(xn)
+            seq += 1
+            append(BalanceEvent(seq, t, tu, xn, "trade", x, nv if o is None else nv + o,
+                                None, tr))
+            # ---- taker receives Y
+            v = Tav.get(yn)
+            nv = gy + zy if v is None else v + gy
+            if nv:
+                Tav[yn] = nv
+            elif v is not None:
+                del Tav[yn]
+            o = Tfz.get(yn)
+            seq += 1
+            append(BalanceEvent(seq, t, tu, yn, "trade", gy, nv if o is None else nv + o,
+                                None, tr))
+            # ---- taker pays its fee in Y
+            if tf:
+                x = -tf
+                v = Tav.get(yn)
+                nv = x + zy if v is None else v + x
+                if nv:
+                    Tav[yn] = nv
+                elif v is not None:
+                    del Tav[yn]
+                o = Tfz.get(yn)
+                seq += 1
+                append(BalanceEvent(seq, t, tu, yn, "trade", x, nv if o is None else nv + o,
+                                    None, (qty, tid, mkt, price, rate, None)))
+                if fa:
+                    if F is None:
+                        F = self._account(fa)
+                    d = F.avail
+                    v = d.get(yn)
+                    nv = tf + zy if v is None else v + tf
+                    if nv:
+                        d[yn] = nv
+                    elif v is not None:
+                        del d[yn]
+                    o = F.frz.get(yn)
+                    seq += 1
+                    append(BalanceEvent(seq, t, fa, yn, "fee", tf,
+                                        nv if o is None else nv + o, None,
+                                        (qty, tid, mkt, price, rate, tu)))
+            # ---- maker gives Y from freeze
+            M = maker.acct
+            Mav = M.avail
+            Mfz = M.frz
+            tr = (qty, mid, mkt, price, None, None)
+            x = -gy
+            v = Mfz.get(yn)
+            nv = x + zy if v is None else v + x
+            if nv:
+                Mfz[yn] = nv
+            elif v is not None:
+                del Mfz[yn]
+            maker.freeze -= gy
+            o = Mav.get(yn)
+            seq += 1
+            append(BalanceEvent(seq, t, mu, yn, "trade", x, nv if o is None else nv + o,
+                                None, tr))
+            # ---- maker receives X
+            v = Mav.get(xn)
+            nv = gx + zx if v is None else v + gx
+            if nv:
+                Mav[xn] = nv
+            elif v is not None:
+                del Mav[xn]
+            o = Mfz.get(xn)
+            seq += 1
+            append(BalanceEvent(seq, t, mu, xn, "trade", gx, nv if o is None else nv + o,
+                                None, tr))
+            # ---- maker pays its fee in X
+            if mf:
+                x = -mf
+                v = Mav.get(xn)
+                nv = x + zx if v is None else v + x
+                if nv:
+                    Mav[xn] = nv
+                elif v is not None:
+                    del Mav[xn]
+                o = Mfz.get(xn)
+                seq += 1
+                append(BalanceEvent(seq, t, mu, xn, "trade", x, nv if o is None else nv + o,
+                                    None, (qty, mid, mkt, price, mrate, None)))
+                if fa:
+                    if F is None:
+                        F = self._account(fa)
+                    d = F.avail
+                    v = d.get(xn)
+                    nv = mf + zx if v is None else v + mf
+                    if nv:
+                        d[xn] = nv
+                    elif v is not None:
+                        del d[xn]
+                    o = F.frz.get(xn)
+                    seq += 1
+                    append(BalanceEvent(seq, t, fa, xn, "fee", mf,
+                                        nv if o is None else nv + o, None,
+                                        (qty, mid, mkt, price, mrate, mu)))
+            # ---- accumulators
+            df += tf
+            maker.deal_fee += mf
+            left -= deal if mbuy else qty
+            ds += qty
+            dm += deal
+            maker.left = mleft = mleft - qty
+            maker.deal_stock += qty
+            maker.deal_money += deal
+            maker.mtime = t
+            seq += 1
+            if mleft:
+                append(OrderEvent(seq, t, EV_UPDATE, maker.snap(), sn, mn, False))
+            else:
+                append(OrderEvent(seq, t, EV_FINISH, maker.snap(), sn, mn, True))
+                if maker.cid is not None or maker.freeze:
+                    self._remove(m, maker, t)
+                    continue
+                # _remove inlined for the common case: the maker is first at the best level
+                orders = lvl.orders
+                del orders[mid]
+                if not orders:
+                    if ask_taker:
+                        book = m.bids
+                        book.popitem(-1)
+                        m.best_bid = book.peekitem(-1)[1] if book else None
+                    else:
+                        book = m.asks
+                        book.popitem(0)
+                        m.best_ask = book.peekitem(0)[1] if book else None
+                if ask_taker:
+                    m.n_bids -= 1
+                else:
+                    m.n_asks -= 1
+                del m.orders[mid]
+                u = users[mu]
+                del u[mid]
+                if not u:
+                    del users[mu]
+        self.deal_seq = deal_id
+        self.event_seq = seq
+        return left, ds, dm, df, stopped
 
     @staticmethod
     def _iter_side(book, is_ask):
@@ -672,6 +771,35 @@ class Engine:
 
     # ------------------------------------------------------------------ orders
 
+    def _amount(self, m, v):
+        """The order amount param (truncated to stock_prec, > 0) as (Decimal, str, fmt)."""
+        r = m.amounts.get(v) if type(v) is str else None
+        if r is None:
+            d = parse_trunc(v, "amount", m.exp_stock)
+            if d <= 0:
+                raise ParamError("amount", "must be > 0")
+            r = _remember(m.amounts, v, d)
+        return r
+
+    def _price(self, m, v):
+        r = m.prices.get(v) if type(v) is str else None
+        if r is None:
+            d = parse_trunc(v, "price", m.exp_money)
+            if d <= 0:
+                raise ParamError("price", "must be > 0")
+            r = _remember(m.prices, v, d)
+        return r
+
+    @staticmethod
+    def _rate(v, param, m):
+        r = m.rates.get(v) if type(v) is str else None
+        if r is None:
+            d = parse_trunc(v, param, m.exp_fee)
+            if d < 0 or d >= ONE:
+                raise ParamError(param, "must be 0 <= rate < 1")
+            r = _remember(m.rates, v, d)
+        return r
+
     def _put_limit(self, p, t):
         n = len(p)
         if n != 8 and n != 9:
@@ -679,19 +807,31 @@ class Engine:
         uid = p[0]
         if type(uid) is not int or uid < 0 or uid > U32:
             raise ParamError("user_id", "must be an integer 0..4294967295")
-        m = self._market(p[1], True)
+        m = p[1]
+        m = self.markets.get(m) if type(m) is str else None
+        if m is None:
+            raise ParamError("market", "unknown market")
+        if not m.listed:
+            raise ParamError("market", "market not listed")
         side = p[2]
         if type(side) is not int or (side != ASK and side != BID):
             raise ParamError("side", "must be 1 or 2")
-        amount = parse_trunc(p[3], "amount", m.exp_stock)
-        if amount <= 0:
-            raise ParamError("amount", "must be > 0")
-        price = parse_trunc(p[4], "price", m.exp_money)
-        if price <= 0:
-            raise ParamError("price", "must be > 0")
-        taker_fee = self._rate(p[5], "taker_fee_rate", m)
-        maker_fee = self._rate(p[6], "maker_fee_rate", m)
-        source = _source(p[7])
+        v = p[3]
+        r = m.amounts.get(v) if type(v) is str else None
+        amount, amount_s, amount_f = r if r is not None else self._amount(m, v)
+        v = p[4]
+        r = m.prices.get(v) if type(v) is str else None
+        price, price_s, price_f = r if r is not None else self._price(m, v)
+        rates = m.rates
+        v = p[5]
+        r = rates.get(v) if type(v) is str else None
+        taker_fee, tf_s, tf_f = r if r is not None else self._rate(v, "taker_fee_rate", m)
+        v = p[6]
+        r = rates.get(v) if type(v) is str else None
+        maker_fee, mf_s, mf_f = r if r is not None else self._rate(v, "maker_fee_rate", m)
+        source = p[7]
+        if type(source) is not str or len(source) > 30 or not source.isascii():
+            source = _source(source)
         if n == 9:
             tif, post, stp, cid, norm = self._options(p[8], True)
             if cid is not None:
@@ -712,57 +852,123 @@ class Engine:
                 raise CmdError(10, "balance not enough")
         if amount < m.min_amount:
             raise CmdError(11, "amount too small")
-        if post:
-            if side == ASK:
-                if m.bids and m.bids.peekitem(-1)[0] >= price:
-                    raise CmdError(12, "order would trade")
-            elif m.asks and m.asks.peekitem(0)[0] <= price:
-                raise CmdError(12, "order would trade")
+        if side == ASK:
+            best = m.best_bid
+            crosses = best is not None and best.price >= price
+        else:
+            best = m.best_ask
+            crosses = best is not None and best.price <= price
+        if post and crosses:
+            raise CmdError(12, "order would trade")
         if tif == "FOK" and not self._fok_fillable(m, side, price, amount, uid, stp):
             raise CmdError(13, "fill or kill not satisfied")
 
         # ---- all checks passed: mutate
         self.order_seq = oid = self.order_seq + 1
-        o = Order()
-        o.id = oid
-        o.type = LIMIT_ORDER
-        o.side = side
-        o.ctime = o.mtime = t
-        o.user = uid
-        o.market = m
-        o.mname = m.name
-        o.source = source
-        o.price = price
-        o.amount = amount
-        o.taker_fee = taker_fee
-        o.maker_fee = maker_fee
-        o.left = amount
-        o.freeze = ZERO
-        o.deal_stock = o.deal_money = o.deal_fee = ZERO
-        o.cid = cid
-        o.acct = acct
         ev = []
-        stopped = self._match(m, o, stp, t, ev) if (m.bids if side == ASK else m.asks) else False
-        snap = o.snap()
+        if crosses:
+            left, ds, dm, df, stopped = self._take(m, side, False, price, amount, taker_fee,
+                                                   oid, uid, acct, stp, t, ev)
+        else:
+            left = amount
+            ds = dm = df = ZERO
+            stopped = False
+        mname = m.name
         seq = self.event_seq = self.event_seq + 1
-        if not o.left or stopped or tif != "GTC":
-            ev.append(OrderEvent(seq, t, EV_FINISH, snap, m.stock, m.money, o.deal_stock > 0))
+        if not left or stopped or tif != "GTC":
+            ev.append(OrderEvent(seq, t, EV_FINISH,
+                                 (oid, mname, source, LIMIT_ORDER, side, uid, t, t, price,
+                                  amount, taker_fee, maker_fee, left, ds, dm, df, cid),
+                                 m.stock, m.money, ds > 0))
             if cid is not None:
                 self._remember_cid((uid, cid), oid, t)
         else:
-            ev.append(OrderEvent(seq, t, EV_PUT, snap, m.stock, m.money, False))
-            self._insert(m, o)
+            ev.append(OrderEvent(seq, t, EV_PUT,
+                                 (oid, mname, source, LIMIT_ORDER, side, uid, t, t, price,
+                                  amount, taker_fee, maker_fee, left, ds, dm, df, cid),
+                                 m.stock, m.money, False))
+            o = Order()
+            o.id = oid
+            o.type = LIMIT_ORDER
+            o.side = side
+            o.ctime = o.mtime = t
+            o.user = uid
+            o.mname = mname
+            o.source = source
+            o.price = price
+            o.amount = amount
+            o.taker_fee = taker_fee
+            o.maker_fee = maker_fee
+            o.left = left
+            o.deal_stock = ds
+            o.deal_money = dm
+            o.deal_fee = df
+            o.cid = cid
+            o.acct = acct
+            # ---- _insert and _freeze inlined
             if side == ASK:
-                o.freeze = o.left
-                self._freeze(acct, m.sa, o.left)
+                o.freeze = f = left
+                a = m.sa
+                book = m.asks
+                m.n_asks += 1
+                lvl = book.get(price)
+                if lvl is None:
+                    lvl = book[price] = Level(price)
+                    b = m.best_ask
+                    if b is None or price < b.price:
+                        m.best_ask = lvl
             else:
-                o.freeze = f = price * o.left
-                self._freeze(acct, m.ma, f)
-        log = [uid, m.name, side, str(amount), str(price), str(taker_fee), str(maker_fee), source]
+                o.freeze = f = price * left
+                a = m.ma
+                book = m.bids
+                m.n_bids += 1
+                lvl = book.get(price)
+                if lvl is None:
+                    lvl = book[price] = Level(price)
+                    b = m.best_bid
+                    if b is None or price > b.price:
+                        m.best_bid = lvl
+            lvl.orders[oid] = o
+            lvl.total += left
+            m.orders[oid] = o
+            u = m.users.get(uid)
+            if u is None:
+                m.users[uid] = {oid: o}
+            else:
+                u[oid] = o
+            if cid is not None:
+                self.open_cids[(uid, cid)] = o
+            name = a.name
+            av = acct.avail
+            nv = av[name] - f
+            if nv:
+                av[name] = nv
+            else:
+                del av[name]
+            fz = acct.frz
+            v = fz.get(name)
+            nv = f + a.zero if v is None else v + f
+            if nv:
+                fz[name] = nv
+            elif v is not None:
+                del fz[name]
+        log = [uid, mname, side, amount_s, price_s, tf_s, mf_s, source]
         if norm is not None:
             log.append(norm)
+        ct = t / 1e6
+        res = {
+            "id": oid, "market": mname, "source": source, "type": LIMIT_ORDER, "side": side,
+            "user": uid, "ctime": ct, "mtime": ct, "price": price_f, "amount": amount_f,
+            "taker_fee": tf_f, "maker_fee": mf_f,
+            "left": amount_f if left is amount else fmt(left),
+            "deal_stock": "0" if ds is ZERO else fmt(ds),
+            "deal_money": "0" if dm is ZERO else fmt(dm),
+            "deal_fee": "0" if df is ZERO else fmt(df),
+        }
+        if cid is not None:
+            res["client_order_id"] = cid
         self.oper_seq += 1
-        return Outcome(None, order_dict(snap), ev, log, self.oper_seq)
+        return Outcome(None, res, ev, log, self.oper_seq)
 
     def _put_market(self, p, t):
         n = len(p)
@@ -774,10 +980,8 @@ class Engine:
         if type(side) is not int or (side != ASK and side != BID):
             raise ParamError("side", "must be 1 or 2")
         # C quirk: a market buy's amount (money) is truncated to stock_prec too
-        amount = parse_trunc(p[3], "amount", m.exp_stock)
-        if amount <= 0:
-            raise ParamError("amount", "must be > 0")
-        taker_fee = self._rate(p[4], "taker_fee_rate", m)
+        amount, amount_s, amount_f = self._amount(m, p[3])
+        taker_fee, tf_s, tf_f = self._rate(p[4], "taker_fee_rate", m)
         source = _source(p[5])
         if n == 7:
             _, _, stp, cid, norm = self._options(p[6], False)
@@ -793,43 +997,27 @@ class Engine:
         if have is None or have < amount:
             raise CmdError(10, "balance not enough")
         if side == ASK:
-            if not m.bids:
+            if m.best_bid is None:
                 raise CmdError(12, "no enough trader")
             if amount < m.min_amount:
                 raise CmdError(11, "amount too small")
         else:
-            if not m.asks:
+            if m.best_ask is None:
                 raise CmdError(12, "no enough trader")
-            if amount < m.asks.peekitem(0)[0] * m.min_amount:
+            if amount < m.best_ask.price * m.min_amount:
                 raise CmdError(11, "amount too small")
 
         self.order_seq = oid = self.order_seq + 1
-        o = Order()
-        o.id = oid
-        o.type = MARKET_ORDER
-        o.side = side
-        o.ctime = o.mtime = t
-        o.user = uid
-        o.market = m
-        o.mname = m.name
-        o.source = source
-        o.price = ZERO
-        o.amount = amount
-        o.taker_fee = taker_fee
-        o.maker_fee = ZERO
-        o.left = amount
-        o.freeze = ZERO
-        o.deal_stock = o.deal_money = o.deal_fee = ZERO
-        o.cid = cid
-        o.acct = acct
         ev = []
-        self._match(m, o, stp, t, ev)
-        snap = o.snap()
+        left, ds, dm, df, _ = self._take(m, side, side == BID, None, amount, taker_fee,
+                                         oid, uid, acct, stp, t, ev)
+        snap = (oid, m.name, source, MARKET_ORDER, side, uid, t, t, ZERO, amount, taker_fee,
+                ZERO, left, ds, dm, df, cid)
         seq = self.event_seq = self.event_seq + 1
         ev.append(OrderEvent(seq, t, EV_FINISH, snap, m.stock, m.money, True))
         if cid is not None:
             self._remember_cid((uid, cid), oid, t)
-        log = [uid, m.name, side, str(amount), str(taker_fee), source]
+        log = [uid, m.name, side, amount_s, tf_s, source]
         if norm is not None:
             log.append(norm)
         self.oper_seq += 1
@@ -1272,7 +1460,6 @@ class Engine:
             o.user = od["user"]
             o.ctime = od["ctime_us"]
             o.mtime = od["mtime_us"]
-            o.market = m
             o.mname = m.name
             o.source = od["source"]
             o.price = Decimal(od["price"])
