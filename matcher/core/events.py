@@ -9,6 +9,14 @@ from __future__ import annotations
 
 from .numbers import fmt, raw
 
+# OrderEvent.kind
+EV_PUT = 1
+EV_UPDATE = 2
+EV_FINISH = 3
+# DealEvent.ask_role / bid_role
+MAKER = 1
+TAKER = 2
+
 
 def order_dict(s: tuple) -> dict:
     """Order object (http-jsonrpc.md §3) from an order snapshot tuple

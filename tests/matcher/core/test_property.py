@@ -99,6 +99,8 @@ def check_invariants(e, net, burned):
             for a, v in d.items():
                 assert v > 0, (uid, a, v)
                 assert v == v.quantize(e.assets[a].exp_save)
+                # stored at exactly prec_save decimals (the engine adds instead of quantizing)
+                assert v.as_tuple().exponent == -e.assets[a].prec_save, (uid, a, v)
                 totals[a] += v
     for a in ASSETS:
         assert totals[a] + burned[a] == net[a], (a, totals[a], burned[a], net[a])
@@ -115,6 +117,9 @@ def check_invariants(e, net, burned):
             reserved[k] = reserved.get(k, D(0)) + o.freeze
         if m.asks and m.bids:
             assert m.bids.peekitem(-1)[0] < m.asks.peekitem(0)[0], "crossed book"
+        # the cached best levels are the book's first / last level
+        assert m.best_ask is (m.asks.peekitem(0)[1] if m.asks else None)
+        assert m.best_bid is (m.bids.peekitem(-1)[1] if m.bids else None)
         for side, book in ((1, m.asks), (2, m.bids)):
             n = 0
             for p, lvl in book.items():

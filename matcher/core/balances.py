@@ -1,0 +1,139 @@
+"""Accounts and balances: available / freeze per (user, asset), the balance changes
+(add, sub, freeze, unfreeze) and ``balance.update``.
+
+Balances are kept truncated to the asset's ``prec_save`` (exponent -prec_save, zero
+entries deleted). Every change the engine applies has an exponent >= -prec_save
+(``balance.update`` changes are truncated to prec_show <= prec_save; order amounts,
+deals and fees are bounded by the market precisions, see config.py), so ``v + x`` is
+already at precision and a new entry only needs the exponent: ``x + asset.zero`` ==
+``x.quantize(asset.exp_save)``. The hot copies of ``chg`` in orders.take and
+orders.put_limit follow the same rule.
+"""
+from __future__ import annotations
+
+from .events import BalanceEvent
+from .numbers import ParamError, parse_trunc
+from .params import DAY_US, U32, U64, CmdError, asset, uint
+from .config import SUCCESS
+
+
+class Account:
+    __slots__ = ("uid", "avail", "frz")
+
+    def __init__(self, uid):
+        self.uid = uid
+        self.avail = {}  # asset name -> Decimal > 0
+        self.frz = {}
+
+
+def account(e, uid):
+    """The user's account, created on first use."""
+    a = e.accounts.get(uid)
+    if a is None:
+        a = e.accounts[uid] = Account(uid)
+    return a
+
+
+def chg(acct, a, x, frz):
+    """Apply the exact change x to available (frz False) or freeze of asset a, delete a
+    zero entry; return the asset's total (available + freeze) afterwards."""
+    name = a.name
+    if frz:
+        d = acct.frz
+        o = acct.avail.get(name)
+    else:
+        d = acct.avail
+        o = acct.frz.get(name)
+    v = d.get(name)
+    nv = x + a.zero if v is None else v + x
+    if nv:
+        d[name] = nv
+    elif v is not None:
+        del d[name]
+    return nv if o is None else nv + o
+
+
+def freeze(acct, a, x):
+    """Move x of asset a from available to freeze (available >= x)."""
+    name = a.name
+    av = acct.avail
+    nv = av[name] - x
+    if nv:
+        av[name] = nv
+    else:
+        del av[name]
+    fz = acct.frz
+    v = fz.get(name)
+    nv = x + a.zero if v is None else v + x
+    if nv:
+        fz[name] = nv
+    elif v is not None:
+        del fz[name]
+
+
+def unfreeze(acct, a, x):
+    """Move x of asset a from freeze back to available (freeze >= x)."""
+    name = a.name
+    fz = acct.frz
+    nv = fz[name] - x
+    if nv:
+        fz[name] = nv
+    else:
+        del fz[name]
+    av = acct.avail
+    v = av.get(name)
+    nv = x + a.zero if v is None else v + x
+    if nv:
+        av[name] = nv
+    elif v is not None:
+        del av[name]
+
+
+def balance_update(e, p, t):
+    if len(p) != 6:
+        raise ParamError("params", "expected 6 params")
+    uid = uint(p[0], "user_id", U32)
+    a = asset(e, p[1])
+    business = p[2]
+    if type(business) is not str:
+        raise ParamError("business", "must be a string")
+    if len(business) > 30:
+        raise ParamError("business", "at most 30 characters")
+    if "," in business:
+        raise ParamError("business", "must not contain a comma")
+    business_id = uint(p[3], "business_id", U64)
+    change = parse_trunc(p[4], "change", a.exp_show)
+    if not change:
+        change = change.copy_abs()
+    detail = p[5]
+    if type(detail) is not dict:
+        raise ParamError("detail", "must be an object")
+    key = (uid, a.name, business.encode()[:32].decode("latin-1"), business_id)
+    keys = e.update_keys
+    kt = keys.get(key)
+    if kt is not None and t - kt < DAY_US:
+        raise CmdError(10, "repeat update")
+    acct = e.accounts.get(uid)
+    if change < 0:
+        have = acct.avail.get(a.name) if acct is not None else None
+        if have is None or have < -change:
+            raise CmdError(11, "balance not enough")
+    if acct is None:
+        acct = account(e, uid)
+    tot = chg(acct, a, change, False)
+    d = dict(detail)
+    d["id"] = business_id
+    seq = e.event_seq = e.event_seq + 1
+    ev = [BalanceEvent(seq, t, uid, a.name, business, change, tot, d)]
+    if kt is not None:
+        del keys[key]
+    keys[key] = t
+    # purge expired keys (deterministic: only successful updates purge)
+    lim = t - DAY_US
+    while keys:
+        first = next(iter(keys))
+        if keys[first] <= lim:
+            del keys[first]
+        else:
+            break
+    return SUCCESS.copy(), ev, [uid, a.name, business, business_id, str(change), detail]
