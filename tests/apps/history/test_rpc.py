@@ -376,3 +376,26 @@ def test_limit_101_is_accepted_everywhere(history):
     assert of(limit=101)["limit"] == 101
     assert call("order.deals", 7, 0, 101)["limit"] == 101
     assert call("market.user_deals", 1, "BTCUSDT", 0, 101)["limit"] == 101
+
+
+@pytest.mark.parametrize("asset, business, start, hint", [
+    ("", "", 0, "FORCE INDEX (bh_user)"),
+    ("BTC", "", 0, "FORCE INDEX (bh_user_asset)"),
+    ("BTC", "trade", 0, "FORCE INDEX (bh_user_asset_business)"),
+    ("", "trade", 0, "FORCE INDEX (bh_user_business)"),
+    ("", "trade,fee", 0, "USE INDEX (bh_user, bh_user_business)"),
+    ("BTC", "", 1002, "USE INDEX (bh_user_asset, bh_user_asset_time)"),
+])
+def test_balance_history_index_hints_on_mysql(history, asset, business, start, hint):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    if connection.vendor != "mysql":
+        pytest.skip("index hints are MySQL/MariaDB only")
+    expected = bh(asset=asset, business=business, start=start)["records"]
+    assert expected == [r for r in BH_USER1 if (not asset or r["asset"] == asset)
+                        and (not business or r["business"] in business.split(","))
+                        and r["time"] >= start]
+    with CaptureQueriesContext(connection) as ctx:
+        bh(asset=asset, business=business, start=start)
+    assert any(hint in q["sql"] for q in ctx.captured_queries)
