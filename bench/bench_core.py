@@ -4,8 +4,9 @@
 
 Phase 1: 100 users, BTCUSDT (stock_prec 8, money_prec 2, fee_prec 4, min_amount 0.001,
 prec_save 20), limit orders around a mid price so that about half cross, 10 % cancels;
-reports commands/s and p50/p99 per-command latency (events are generated as in
-production; nothing consumes them).
+reports commands/s (wall clock and per CPU second of this process — the latter is the
+figure to compare on a shared machine) and p50/p99 per-command latency (events are
+generated as in production; nothing consumes them).
 Phase 2: places N non-crossing orders on a fresh engine and reports peak memory.
 Phase 3: cProfile of a shorter phase-1 run, top functions by own time.
 """
@@ -81,6 +82,7 @@ def phase_throughput(n):
     puts = crossing = 0
     gc.collect()
     t_start = time.perf_counter()
+    c_start = time.process_time()
     t = T0
     for m, p in cmds:
         t += 10
@@ -96,12 +98,16 @@ def phase_throughput(n):
                 if out.result["deal_stock"] != "0":
                     crossing += 1
     elapsed = time.perf_counter() - t_start
+    cpu = time.process_time() - c_start
     deals = e.deal_seq
     lat.sort()
     return {
         "commands": n,
         "seconds": elapsed,
         "cmd_per_s": n / elapsed,
+        # CPU time of this process: the figure to compare when the machine is shared
+        "cpu_seconds": cpu,
+        "cmd_per_cpu_s": n / cpu,
         "p50_us": lat[len(lat) // 2] / 1000,
         "p99_us": lat[int(len(lat) * 0.99)] / 1000,
         "max_us": lat[-1] / 1000,

@@ -137,16 +137,14 @@ def take(e, m, side, mbuy, lim, left, rate, tid, tu, T, stp, t, ev):
         seq += 1
         append(BalanceEvent(seq, t, tu, yn, "trade", gy, nv if o is None else nv + o,
                             None, tr))
-        # ---- taker pays its fee in Y
+        # ---- taker pays its fee in Y (Tav[yn] is the nv just stored, > 0; Tfz unchanged)
         if tf:
             x = -tf
-            v = Tav.get(yn)
-            nv = x + zy if v is None else v + x
+            nv = nv + x
             if nv:
                 Tav[yn] = nv
-            elif v is not None:
+            else:
                 del Tav[yn]
-            o = Tfz.get(yn)
             seq += 1
             append(BalanceEvent(seq, t, tu, yn, "trade", x, nv if o is None else nv + o,
                                 None, (qty, tid, mkt, price, rate, None)))
@@ -193,16 +191,14 @@ def take(e, m, side, mbuy, lim, left, rate, tid, tu, T, stp, t, ev):
         seq += 1
         append(BalanceEvent(seq, t, mu, xn, "trade", gx, nv if o is None else nv + o,
                             None, tr))
-        # ---- maker pays its fee in X
+        # ---- maker pays its fee in X (Mav[xn] is the nv just stored, > 0; Mfz unchanged)
         if mf:
             x = -mf
-            v = Mav.get(xn)
-            nv = x + zx if v is None else v + x
+            nv = nv + x
             if nv:
                 Mav[xn] = nv
-            elif v is not None:
+            else:
                 del Mav[xn]
-            o = Mfz.get(xn)
             seq += 1
             append(BalanceEvent(seq, t, mu, xn, "trade", x, nv if o is None else nv + o,
                                 None, (qty, mid, mkt, price, mrate, None)))
