@@ -1,8 +1,8 @@
 """Blocking database access for the matcher's writer threads and processes.
 
-Each thread uses its own Django connection (``django.db.connections`` is thread-local) but
-talks to the DB-API connection underneath: no ORM, no debug cursor wrapper, explicit
-transactions. Works on MySQL/MariaDB (production, tests, benchmarks) and SQLite
+Each ``Db`` owns a private connection made from Django's settings
+(``connections.create_connection``) and talks to the DB-API connection underneath: no ORM,
+no debug cursor wrapper, explicit transactions. Works on MySQL/MariaDB (production, tests, benchmarks) and SQLite
 (``make run``'s embedded default).
 """
 from __future__ import annotations
@@ -17,12 +17,14 @@ logger = logging.getLogger("matcher.db")
 
 
 class Db:
-    """One thread's database handle. ``run(fn)`` executes ``fn(cursor)`` in one transaction
-    and commits; any error rolls back, drops the connection (the next call reconnects)
-    and is re-raised."""
+    """A private database handle (not Django's thread-local connection, so ORM code in the
+    same thread never inherits its transaction mode). ``run(fn)`` executes ``fn(cursor)``
+    in one transaction and commits; any error rolls back, drops the connection (the next
+    call reconnects) and is re-raised. One thread at a time."""
 
     def __init__(self, alias: str = "default"):
         self.alias = alias
+        self._wrapper = None
         self._raw = None
 
     @property
@@ -31,11 +33,13 @@ class Db:
 
     def _connect(self):
         if self._raw is None:
-            conn = connections[self.alias]
-            conn.ensure_connection()
-            if conn.get_autocommit():
-                conn.set_autocommit(False)
-            self._raw = conn.connection
+            if self._wrapper is None:
+                self._wrapper = connections.create_connection(self.alias)
+            w = self._wrapper
+            w.ensure_connection()
+            if w.get_autocommit():
+                w.set_autocommit(False)
+            self._raw = w.connection
         return self._raw
 
     def run(self, fn):
@@ -64,14 +68,17 @@ class Db:
 
     def close(self) -> None:
         raw, self._raw = self._raw, None
-        conn = connections[self.alias]
+        w, self._wrapper = self._wrapper, None
         if raw is not None:
             with suppress(Exception):
                 raw.rollback()
-        with suppress(Exception):
-            conn.close()
-        # Django keeps the wrapper's state; a failed close must not leave it half-open.
-        conn.connection = None
+        if w is not None:
+            with suppress(Exception):
+                w.close()
+            if w.connection is not None:
+                with suppress(Exception):
+                    w.connection.close()
+                w.connection = None
 
 
 def placeholder(vendor: str) -> str:

@@ -44,6 +44,9 @@ async def session(cmds, *, snapshot_after=(), **kw):
         replies += await run_commands(s, cmds[start:cut])
         start = cut
         if cut != len(cmds):
+            # outputs caught up first, so retention need not keep an older snapshot for them
+            while s.history is not None and s.history.backlog():
+                await asyncio.sleep(0.01)
             snaps.append(await s.make_snapshot())
     await s.stop()
     return s, replies, snaps
@@ -113,7 +116,7 @@ def test_snapshot_checksum_mismatch_falls_back_then_refuses():
         recovered()
 
 
-def test_gap_or_failing_replay_stops_the_start(caplog):
+def test_gap_or_failing_replay_stops_the_start():
     cmds = SETUP + random_commands(random.Random(4), 300)
     run(session(cmds))
     sql("DELETE FROM operation_log WHERE id = 100")
