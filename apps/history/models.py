@@ -93,6 +93,8 @@ class DealHistory(models.Model):
         indexes = [
             models.Index(fields=["order_id", "id"], name="dh_order"),
             models.Index(fields=["user_id", "market", "id"], name="dh_user_market"),
+            models.Index(fields=["user_id", "id"], name="dh_user"),  # REST: my deals, any market
+            models.Index(fields=["market", "role", "id"], name="dh_market_role"),  # recent deals, tickers
         ]
 
 
