@@ -24,6 +24,7 @@ import time
 from collections import deque
 
 import orjson
+from confluent_kafka import KafkaException
 
 from matcher.core import BalanceEvent, DealEvent, OrderEvent
 
@@ -138,14 +139,27 @@ class KafkaPublisher:
         topics = self._topics
         stall = self._stall_timeout
 
+        def poll(timeout):
+            try:
+                producer.poll(timeout)
+            except KafkaException as e:  # a fatal producer error surfaces here
+                logger.error("kafka producer failed: %s — re-creating it", e)
+                self._resend = True
+
         def produce(entry):
             while True:
+                if self._resend:
+                    return  # the producer is being replaced: produced again with it
                 try:
                     producer.produce(entry[2], entry[4], entry[3], headers=[("seq", b"%d" % entry[0])],
                                      on_delivery=lambda err, msg, e=entry, g=self._gen: self._delivered(e, err, g))
                     return
                 except BufferError:
-                    producer.poll(0.05)
+                    poll(0.05)
+                except KafkaException as e:
+                    logger.error("kafka produce failed: %s — re-creating the producer", e)
+                    self._resend = True
+                    return
 
         try:
             while True:
@@ -181,19 +195,20 @@ class KafkaPublisher:
                     except Exception:  # noqa: BLE001
                         pass
                     producer = self._producer()
+                    self._resend = False
                     for entry in inflight:
                         if not entry[1]:
                             produce(entry)
                 if took:
-                    producer.poll(0)
+                    poll(0)
                 elif inflight:
-                    producer.poll(0.005)
+                    poll(0.005)
                 else:
                     if self._stopping:
                         break
                     self._wake.wait(0.1)
                     self._wake.clear()
-                    producer.poll(0)
+                    poll(0)
                 if not inflight:
                     self._last_progress = time.monotonic()
                     stall = self._stall_timeout
