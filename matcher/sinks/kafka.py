@@ -11,7 +11,7 @@ report arrives; ``position`` = the highest seq with every event up to it deliver
 not meant for Kafka). Broker down: librdkafka keeps the messages and retries in order;
 the in-flight list grows, and the service answers code 3 once ``backlog()`` passes its
 limit. A delivery error or a fatal producer error (e.g. a broker that lost its state)
-re-creates the producer and produces every undelivered message again, in order —
+re-creates the producer and produces every message after ``position`` again, in order —
 duplicates are possible, losses are not. ``position`` is persisted in
 ``sink_progress.kafka`` every ``progress_interval`` s; after a crash every event after it
 is published again.
@@ -196,9 +196,12 @@ class KafkaPublisher:
                         pass
                     producer = self._producer()
                     self._resend = False
+                    # everything after the position again, including messages confirmed out of
+                    # order beyond it: a broker that lost its state (the reason we get here)
+                    # may have lost those too; consumers dedupe by seq
                     for entry in inflight:
-                        if not entry[1]:
-                            produce(entry)
+                        entry[1] = False
+                        produce(entry)
                 if took:
                     poll(0)
                 elif inflight:
