@@ -99,7 +99,7 @@ def prepare_database(env: dict) -> str:
 def supervisord_config(programs: list[tuple[str, str]], env: dict) -> Path:
     passed = ",".join(
         f'{k}="{v}"' for k, v in env.items()
-        if k in {"DATABASE_URL", "REDIS_URL", "KAFKA_BOOTSTRAP", "PORT", "LOG_FORMAT", "DJANGO_SETTINGS_MODULE", "RUN_DIR"}
+        if k in {"DATABASE_URL", "REDIS_URL", "KAFKA_BOOTSTRAP", "PORT", "LOG_FORMAT", "DJANGO_SETTINGS_MODULE", "RUN_DIR", "MATCHER_RPC_PORT"}
     )
     lines = [
         "[supervisord]",
@@ -150,6 +150,8 @@ def main() -> None:
     port = int(env.get("PORT", "8000"))
     env["PORT"] = str(port)
     env, service_programs, notes = embedded_services(env)
+    env.setdefault("MATCHER_RPC_PORT", str(_free_port(7316)))
+    notes.append(f"matcher 127.0.0.1:{env['MATCHER_RPC_PORT']} (RPC, loopback only)")
     password = prepare_database(env)
     config = supervisord_config(service_programs + platform_programs(port), env)
     site = f"http://127.0.0.1:{port}"
