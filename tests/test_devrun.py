@@ -1,4 +1,5 @@
 """`make run`'s runner: embedded services, supervised processes, restart, clean stop."""
+import json
 import os
 import signal
 import subprocess
@@ -30,6 +31,15 @@ def wait_for(predicate, timeout: float):
             return value
         time.sleep(0.05)
     return None
+
+
+def rpc(url: str, method: str, params: list):
+    request = urllib.request.Request(url, data=json.dumps({"method": method, "params": params, "id": 1}).encode())
+    try:
+        with urllib.request.urlopen(request, timeout=2) as response:
+            return json.loads(response.read())
+    except Exception:
+        return None
 
 
 def supervised_pid(run_dir: Path, name: str) -> int | None:
@@ -69,6 +79,14 @@ def test_devrun_serves_admin_restarts_crashed_process_and_stops_cleanly(tmp_path
         import sqlite3
 
         assert sqlite3.connect(tmp_path / "db.sqlite3").execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+        # the matcher runs too and got the seeded configuration
+        site = f"http://127.0.0.1:{port}/"
+        listed = wait_for(lambda: (r := rpc(site, "market.list", [])) and len(r["result"] or []) == 3 and r, 60)
+        assert listed, "matcher did not answer market.list with the demo markets"
+        assert [m["name"] for m in listed["result"]] == ["BTCUSDT", "ETHUSDT", "ETHBTC"]
+        assert rpc(site, "balance.update", [1, "USDT", "deposit", 1, "10", {}])["result"] == {"status": "success"}
+        assert rpc(site, "balance.query", [1, "USDT"])["result"] == {"USDT": {"available": "10", "freeze": "0"}}
 
         web_pid = supervised_pid(tmp_path, "web")
         os.kill(web_pid, signal.SIGKILL)
