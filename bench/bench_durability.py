@@ -8,11 +8,13 @@ The database named in DATABASE_URL is dropped and re-created (MySQL only), then 
 A private Tansu broker is started on a free port.
 
 1. Throughput: an in-process MatcherService with the operation log (group commit, MariaDB
-   at its durable default innodb_flush_log_at_trx_commit=1), the history writer and the
-   Kafka publisher on. N concurrent clients (coroutines) send order.put_limit in a loop,
-   about half of them crossing; reports orders/s, p50/p99 acknowledgement latency,
-   errors, and the time the outputs needed to drain. Mid-run a snapshot is taken: the
-   event-loop stall and the latency during it are reported (the "snapshot pause").
+   at its durable default innodb_flush_log_at_trx_commit=1), the history follower process
+   and the Kafka publisher on. N concurrent clients (coroutines) send order.put_limit in a
+   loop, about half of them crossing; reports orders/s, p50/p99 acknowledgement latency,
+   errors, the history lag (every 50 ms the last committed = acknowledged operation id is
+   noted; its lag is the time until the follower reports its history rows committed) and
+   the time the outputs needed to drain. Mid-run a snapshot is taken: the event-loop stall
+   and the latency during it are reported (the "snapshot pause").
 2. Recovery: an engine with R resting orders is snapshotted, then L more commands are
    appended to the operation log; reports the time of ``recover()`` (snapshot load +
    replay), split in load and replay.
@@ -106,6 +108,9 @@ async def throughput(args, bootstrap):
             dt = time.perf_counter() - t0
             if rep["error"] is not None:
                 errors[rep["error"]["code"]] = errors.get(rep["error"]["code"], 0) + 1
+                if rep["error"]["code"] == 3:
+                    await asyncio.sleep(0.001)  # refused (back-pressure): a client would back off
+                continue
             (lat_snap if phase["snap"] else lat).append(dt)
             counts["n"] += 1
 
@@ -118,6 +123,13 @@ async def throughput(args, bootstrap):
             late = time.perf_counter() - t0 - 0.001
             key = "max_snap" if phase["snap"] else "max"
             stall[key] = max(stall[key], late)
+
+    samples: list = []  # (monotonic time, committed oper id)
+
+    async def sampler():
+        while time.monotonic() < stop_at:
+            samples.append((time.monotonic(), s._log.committed_id))
+            await asyncio.sleep(0.05)
 
     async def snapshotter():
         await asyncio.sleep(args.seconds / 2)
@@ -136,7 +148,7 @@ async def throughput(args, bootstrap):
     d0 = s.engine.deal_seq
     t_start = time.monotonic()
     stop_at = t_start + args.seconds
-    results = await asyncio.gather(ticker(), snapshotter(), *[client(i) for i in range(args.clients)])
+    results = await asyncio.gather(ticker(), snapshotter(), sampler(), *[client(i) for i in range(args.clients)])
     elapsed = time.monotonic() - t_start
     n = counts["n"] - n0
     deals = s.engine.deal_seq - d0
@@ -144,9 +156,19 @@ async def throughput(args, bootstrap):
     while (s.history and s.history.backlog()) or (s.kafka and s.kafka.backlog()):
         await asyncio.sleep(0.05)
     drain = time.monotonic() - t_drain
+    lags = []
+    if s.history is not None:
+        reports = list(s.history.reports)
+        j = 0
+        for t0, oper in samples:
+            while j < len(reports) and (reports[j][0] < t0 or reports[j][1] < oper):
+                j += 1
+            if j == len(reports):
+                break
+            lags.append(reports[j][0] - t0)
     log = s._log
     out = {
-        "orders": n, "seconds": round(elapsed, 2), "orders_per_s": round(n / elapsed),
+        "orders": n, "refused_code_3": errors.get(3, 0), "seconds": round(elapsed, 2), "orders_per_s": round(n / elapsed),
         "deals": deals, "crossing_share": round(deals / max(1, n), 2),
         "p50_ms": round(pct(lat, 0.5) * 1000, 2), "p99_ms": round(pct(lat, 0.99) * 1000, 2),
         "p99_ms_during_snapshot": round(pct(lat_snap, 0.99) * 1000, 2),
@@ -155,6 +177,8 @@ async def throughput(args, bootstrap):
         "errors": errors, "log_commits": log.commits, "log_entries_per_commit": round(log.entries / max(1, log.commits), 1),
         "operations": s.engine.oper_seq - e0, "history_rows": s.history.rows_written if s.history else None,
         "kafka_delivered": s.kafka.delivered if s.kafka else None, "drain_after_s": round(drain, 2),
+        "history_lag_ms": {"p50": round(pct(lags, 0.5) * 1000, 1), "p99": round(pct(lags, 0.99) * 1000, 1),
+                           "max": round(max(lags, default=0) * 1000, 1), "samples": len(lags)},
         "snapshot": {k: results[1].get(k) for k in ("size", "replayed", "replay_s", "dump_s", "write_s", "wall_s")},
         "resting_orders_at_end": len(s.engine.dump_state()["orders"]),
     }
@@ -247,7 +271,7 @@ def main():
     ap.add_argument("--log", type=int, default=1_000_000)
     ap.add_argument("--skip-throughput", action="store_true")
     ap.add_argument("--skip-recovery", action="store_true")
-    ap.add_argument("--no-history", action="store_true", help="history writer off (for comparison)")
+    ap.add_argument("--no-history", action="store_true", help="history follower off (for comparison)")
     ap.add_argument("--no-kafka", action="store_true", help="Kafka publisher off (for comparison)")
     ap.add_argument("--profile", action="store_true", help="cProfile of the event-loop thread")
     args = ap.parse_args()

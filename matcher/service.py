@@ -5,11 +5,12 @@ docs/durability.md).
 - A mutating command is applied to the engine at once (stamped with a non-decreasing
   ``time_us``), its normalised params go to the operation-log writer, and the reply is
   held until the transaction holding that log entry committed (group commit). Only then
-  do its events go to the history writer and the Kafka publisher — so no output ever
-  shows a command that a crash could undo.
+  do its events go to the Kafka publisher — so no output ever shows a command that a
+  crash could undo. History rows are written by the history follower process
+  (``matcher/sinks/history_follower.py``), which derives them from the committed log.
 - Back-pressure: new mutating commands get code 3 ``service unavailable`` while the log
-  is unhealthy (database unreachable) or any backlog (log, history, Kafka) is over its
-  limit. Reads keep working.
+  is unhealthy (database unreachable) or any backlog (log, history lag in operations,
+  Kafka) is over its limit. Reads keep working.
 
 Admin methods (not engine methods): ``snapshot.make`` → a snapshot at the last committed
 operation, ``matcher.status`` → health and backlogs.
@@ -47,7 +48,7 @@ class MatcherService:
     def __init__(self, *, engine: Engine | None = None, alias: str = "default",
                  kafka_bootstrap: str | None = None, history: bool = True,
                  snapshot_interval: float = 3600.0, snapshot_keep: int = 3,
-                 log_backlog_limit: int = 50_000, history_lag_limit: int = 500_000,
+                 log_backlog_limit: int = 50_000, history_lag_limit: int = 5_000,
                  kafka_backlog_limit: int = 500_000, log_max_batch: int = 5000,
                  config_sync=None, config_sync_interval: float = 0.0, kafka_config: dict | None = None,
                  kafka_topic_prefix: str = ""):
@@ -90,7 +91,7 @@ class MatcherService:
             snapshot_interval=getattr(settings, "SNAPSHOT_INTERVAL", 3600),
             snapshot_keep=getattr(settings, "SNAPSHOT_KEEP", 3),
             log_backlog_limit=getattr(settings, "MATCHER_LOG_BACKLOG_LIMIT", 50_000),
-            history_lag_limit=getattr(settings, "MATCHER_HISTORY_LAG_LIMIT", 500_000),
+            history_lag_limit=getattr(settings, "MATCHER_HISTORY_LAG_LIMIT", 5_000),
             kafka_backlog_limit=getattr(settings, "MATCHER_KAFKA_BACKLOG_LIMIT", 500_000),
             config_sync_interval=getattr(settings, "MATCHER_CONFIG_SYNC_INTERVAL", 5.0),
             kafka_topic_prefix=getattr(settings, "MATCHER_KAFKA_TOPIC_PREFIX", ""),
@@ -108,12 +109,14 @@ class MatcherService:
             positions = await asyncio.to_thread(read_progress, db)
             hist_pos = positions.get("history", 0)
             kafka_pos = positions.get("kafka", 0)
-            sink_positions = []
             if self.history_enabled:
-                sink_positions.append(hist_pos)
-            if self.kafka_bootstrap:
-                sink_positions.append(kafka_pos)
-            sink_pos = min(sink_positions) if sink_positions else None
+                # its own process, recovering in parallel with this one
+                from matcher.sinks.history_follower import HistoryFollower
+
+                self.history = HistoryFollower(alias=self.alias, position=hist_pos, committed=self._committed_id)
+                self.history.start()
+            # the events to hand to the in-process outputs again (Kafka only)
+            sink_pos = kafka_pos if self.kafka_bootstrap else None
             if self.engine is None:
                 def on_events(evs):
                     if sink_pos is not None and evs[-1].seq > sink_pos:
@@ -121,6 +124,10 @@ class MatcherService:
 
                 self.engine, self.recovery_info = await asyncio.to_thread(recover, db, sink_pos, on_events)
                 self._last_t = await asyncio.to_thread(self._last_logged_time, db)
+        except BaseException:
+            if self.history is not None:
+                await asyncio.to_thread(self.history.stop, 0)
+            raise
         finally:
             await asyncio.to_thread(db.close)
 
@@ -128,12 +135,6 @@ class MatcherService:
                                        alias=self.alias, max_batch=self.log_max_batch)
         self._log.committed_id = self.engine.oper_seq
         self._log.start()
-        if self.history_enabled:
-            from matcher.sinks.history import HistoryWriter
-
-            self.history = HistoryWriter(alias=self.alias, position=hist_pos)
-            self.history.start()
-            self.history.submit(tail)
         if self.kafka_bootstrap:
             from matcher.sinks.kafka import KafkaPublisher
 
@@ -150,6 +151,10 @@ class MatcherService:
             self._tasks.append(asyncio.create_task(self._snapshot_loop()))
         logger.info("matcher service started at operation %s (event %s)", self.engine.oper_seq,
                     self.engine.event_seq)
+
+    def _committed_id(self) -> int:
+        log = self._log
+        return log.committed_id if log is not None else 0
 
     @staticmethod
     def _last_logged_time(db: Db) -> int:
@@ -201,8 +206,10 @@ class MatcherService:
         if len(self._pending) >= self.log_backlog_limit:
             return "operation log backlog"
         h = self.history
-        if h is not None and (h.backlog() >= self.history_lag_limit):
-            return "history writer lagging"
+        if h is not None:
+            lag = h.lag()
+            if lag is not None and lag >= self.history_lag_limit:
+                return "history writer lagging"
         k = self.kafka
         if k is not None and k.backlog() >= self.kafka_backlog_limit:
             return "kafka backlog"
@@ -224,7 +231,7 @@ class MatcherService:
             if out.log is None:  # a successful command that changed nothing
                 return {"error": None, "result": out.result}
             fut = self._loop.create_future()
-            self._pending.append((out.oper_id, fut, out.events))
+            self._pending.append((out.oper_id, fut, out.events if self.kafka is not None else None))
             self._log.submit(out.oper_id, t, method, out.log)
             try:
                 await asyncio.shield(fut)
@@ -252,11 +259,8 @@ class MatcherService:
                 events.extend(evs)
             if not fut.done():
                 fut.set_result(None)
-        if events:
-            if self.history is not None:
-                self.history.submit(events)
-            if self.kafka is not None:
-                self.kafka.submit(events)
+        if events and self.kafka is not None:
+            self.kafka.submit(events)
 
     # ------------------------------------------------------------------ admin
 
@@ -280,7 +284,11 @@ class MatcherService:
             "log_healthy": self._log.healthy if self._log else None,
             "log_backlog": len(self._pending),
             "history_position": self.history.position if self.history else None,
-            "history_backlog": self.history.backlog() if self.history else None,
+            "history_oper_position": self.history.oper_position if self.history else None,
+            "history_backlog": self.history.backlog() if self.history else None,  # operations
+            "history_lag_s": self.history.lag_s if self.history else None,
+            "history_healthy": self.history.healthy if self.history else None,
+            "history_restarts": self.history.restarts if self.history else None,
             "kafka_position": self.kafka.position if self.kafka else None,
             "kafka_backlog": self.kafka.backlog() if self.kafka else None,
             "refusal": self.refusal(),

@@ -39,10 +39,10 @@ def make_snapshot(db, engine, upto: int, keep: int, sink_position: int | None):
     return engine, meta
 
 
-def _child_main() -> int:
-    """Entry of the follower process: JSON lines in (stdin), JSON lines out (stdout)."""
+def child_setup() -> str:
+    """In a follower process: Django set up with the parent's database settings (passed
+    by ``child_env``, so a test database is followed too). Returns the alias."""
     import json
-    import sys
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "exchange_site.settings")
     alias = os.environ.get("MATCHER_FOLLOWER_ALIAS", "default")
@@ -52,6 +52,26 @@ def _child_main() -> int:
     import django
 
     django.setup()
+    return alias
+
+
+def child_env(alias: str) -> dict:
+    """Environment of a follower process started by the matcher (see ``child_setup``)."""
+    import json
+
+    from django.db import connections
+
+    settings_dict = dict(connections[alias].settings_dict)
+    return dict(os.environ, MATCHER_FOLLOWER_DB=json.dumps(settings_dict, default=str),
+                MATCHER_FOLLOWER_ALIAS=alias)
+
+
+def _child_main() -> int:
+    """Entry of the follower process: JSON lines in (stdin), JSON lines out (stdout)."""
+    import json
+    import sys
+
+    alias = child_setup()
     from .db import Db
 
     with suppress(OSError):
@@ -83,18 +103,13 @@ class SnapshotFollower:
     def _ensure(self):
         if self._proc is not None and self._proc.poll() is None:
             return
-        import json
         import subprocess
         import sys
 
-        from django.db import connections
-
-        settings_dict = dict(connections[self.alias].settings_dict)
-        env = dict(os.environ, MATCHER_FOLLOWER_DB=json.dumps(settings_dict, default=str),
-                   MATCHER_FOLLOWER_ALIAS=self.alias)
+        env = child_env(self.alias)
         self._proc = subprocess.Popen(
             [sys.executable, "-m", "matcher.log.follower"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            env=env, cwd=str(_project_dir()), text=True, bufsize=1)
+            env=env, cwd=str(project_dir()), text=True, bufsize=1)
 
     def make(self, upto: int, keep: int, sink_position: int | None = None) -> dict:
         """Blocking: a snapshot of the state after operation ``upto`` (must be committed)."""
@@ -132,7 +147,7 @@ class SnapshotFollower:
             proc.stdout.close()
 
 
-def _project_dir():
+def project_dir():
     from pathlib import Path
 
     return Path(__file__).resolve().parent.parent.parent

@@ -285,3 +285,55 @@ def test_code_3_when_kafka_backlog_over_limit_then_recovers():
         assert all(v == sorted(v) for v in by_key.values())
     finally:
         broker.stop()
+
+
+def test_history_follower_lag_code_3_and_restart():
+    """The history follower process: paused (SIGSTOP) → its lag grows past the limit →
+    code 3 "history writer lagging", reads keep working; resumed → accepted again; killed
+    (SIGKILL) → the matcher restarts it and the history is complete (Σ changes =
+    balances, two rows per deal), nothing doubled."""
+    import os
+    import signal
+
+    async def go():
+        s = service(history_lag_limit=20)
+        await s.start()
+        replies = await run_commands(s, SETUP + random_commands(random.Random(8), 100, users=3), concurrency=4)
+        assert all(r["error"] is None or r["error"]["code"] != 3 for r in replies)
+        h = s.history
+        assert h.wait_caught_up(s.engine.oper_seq, 30)
+        assert s.status()["history_backlog"] == 0
+        os.kill(h._proc.pid, signal.SIGSTOP)
+        try:
+            more = await run_commands(s, random_commands(random.Random(9), 100, users=3, start_bid=1000),
+                                      concurrency=1)
+            refused = [r for r in more if r["error"] and r["error"]["code"] == 3]
+            status = s.status()
+            read = await s.call("balance.query", [1])
+        finally:
+            os.kill(h._proc.pid, signal.SIGCONT)
+        for _ in range(300):
+            if s.refusal() is None:
+                break
+            await asyncio.sleep(0.05)
+        ok_after = await s.call("balance.update", [1, "USDT", "deposit", 999999, "1", {}])
+        pid = h._proc.pid
+        os.kill(pid, signal.SIGKILL)
+        await run_commands(s, random_commands(random.Random(10), 200, users=3, start_bid=2000), concurrency=4)
+        for _ in range(300):
+            if h.restarts and h._proc.pid != pid and not s.status()["history_backlog"]:
+                break
+            await asyncio.sleep(0.05)
+        restarts = h.restarts
+        await s.stop()
+        return s, refused, status, read, ok_after, restarts
+
+    s, refused, status, read, ok_after, restarts = run(go())
+    assert refused and refused[0]["error"]["data"]["reason"] == "history writer lagging"
+    assert status["history_backlog"] >= 20 and status["refusal"] == "history writer lagging"
+    assert read["error"] is None and ok_after["error"] is None
+    assert restarts == 1
+    eng = s.engine
+    assert history_balance_sums() == engine_totals(eng)
+    assert sql("SELECT COUNT(*), COUNT(DISTINCT deal_id) FROM deal_history")[0] == (2 * eng.deal_seq, eng.deal_seq)
+    assert sql("SELECT position FROM sink_progress WHERE name = 'history'")[0][0] == eng.event_seq
