@@ -1,39 +1,57 @@
 """Engine state: ``dump_state`` (JSON-able, decimals as exact strings), ``load_state``
-and ``state_hash`` (sha256 of the canonical dump). Layout: docs/matcher-core.md
-"Implementation notes" (version 1).
+and ``state_hash`` (sha256 of the canonical version-1 dump). Layout: docs/matcher-core.md
+"Implementation notes" (version 1); version 2 differs only in ``orders``:
+
+- version 2 (written by ``dump_state``): ``orders`` is a list of rows (lists) in the
+  order of ``ORDER_FIELDS`` (the version-1 keys, ``market`` = the market name,
+  ``client_order_id`` = null when none), sorted by id; ``order_fields`` names the columns.
+  Everything else is exactly version 1 (``balances`` stay objects).
+- version 1 (``dump_state_v1``; still accepted by ``load_state``, since existing
+  snapshots use it): ``orders`` is a list of objects with those keys.
+
+``state_hash`` is defined on the version-1 canonical JSON (``json.dumps(dump_state_v1(e),
+sort_keys=True, separators=(",", ":"))``) whatever layout is dumped; ``_canonical_parts``
+writes that text directly (no per-order dicts), byte for byte.
+
+Loading rebuilds exactly what inserting the orders one by one in id order (``book.insert``)
+would: the same accounts (in the same creation order), per-market order / user indexes in
+id order, each level's FIFO in id order with ``total`` = 0 + Σ left in id order, and the
+same ``Level.price`` / key objects (the price of the level's first order). The levels of a
+side are built at once and handed to the ``SortedDict`` as one batch, and decimal strings
+are parsed once per distinct string (Decimals are immutable, sharing them is invisible).
+dump / load / hash run with the cyclic GC paused (``_NoGC``).
 """
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
+from collections import OrderedDict
 from decimal import Decimal, getcontext, setcontext
+from json.encoder import encode_basestring_ascii as _jstr
+from operator import attrgetter, itemgetter
 
-from .balances import account
-from .book import Order, insert
+from sortedcontainers import SortedDict
+
+from .balances import Account
+from .book import ASK, Level, Order
 from .config import Asset, Market
-from .numbers import CTX
+from .numbers import CTX, ZERO
 
-STATE_VERSION = 1
+STATE_VERSION = 2
+ORDER_FIELDS = ("id", "market", "type", "side", "user", "ctime_us", "mtime_us", "source",
+                "price", "amount", "taker_fee", "maker_fee", "left", "freeze", "deal_stock",
+                "deal_money", "deal_fee", "client_order_id")
+
+_by_id = attrgetter("id")
+_first = itemgetter(0)
 
 
-def dump_state(e) -> dict:
-    """JSON-able full state (decimals as exact strings)."""
-    balances = []
-    for uid in sorted(e.accounts):
-        acct = e.accounts[uid]
-        for name in sorted(set(acct.avail) | set(acct.frz)):
-            v = acct.avail.get(name)
-            f = acct.frz.get(name)
-            balances.append({"user": uid, "asset": name,
-                             "available": "0" if v is None else str(v),
-                             "freeze": "0" if f is None else str(f)})
-    orders = []
-    for m in e.markets.values():
-        for o in m.orders.values():
-            orders.append(o)
-    orders.sort(key=lambda o: o.id)
+# ------------------------------------------------------------------------------ dump
+
+def _head(e, version):
     return {
-        "version": STATE_VERSION,
+        "version": version,
         "counters": {"oper_seq": e.oper_seq, "order_seq": e.order_seq,
                      "deal_seq": e.deal_seq, "event_seq": e.event_seq},
         "fee_account": e.fee_account,
@@ -43,35 +61,208 @@ def dump_state(e) -> dict:
                      "stock_prec": m.stock_prec, "money_prec": m.money_prec,
                      "fee_prec": m.fee_prec, "min_amount": str(m.min_amount),
                      "listed": m.listed} for m in e.markets.values()],
-        "balances": balances,
-        "orders": [{
-            "id": o.id, "market": o.mname, "type": o.type, "side": o.side,
-            "user": o.user, "ctime_us": o.ctime, "mtime_us": o.mtime,
-            "source": o.source, "price": str(o.price), "amount": str(o.amount),
-            "taker_fee": str(o.taker_fee), "maker_fee": str(o.maker_fee),
-            "left": str(o.left), "freeze": str(o.freeze),
-            "deal_stock": str(o.deal_stock), "deal_money": str(o.deal_money),
-            "deal_fee": str(o.deal_fee), "client_order_id": o.cid,
-        } for o in orders],
-        "update_keys": [[k[0], k[1], k[2], k[3], v] for k, v in e.update_keys.items()],
-        "recent_client_order_ids": [[k[0], k[1], v[0], v[1]]
-                                    for k, v in e.recent_cids.items()],
     }
 
 
+def _balance_rows(e):
+    """(user, asset, available str, freeze str) sorted by user, asset."""
+    out = []
+    accounts = e.accounts
+    for uid in sorted(accounts):
+        acct = accounts[uid]
+        av = acct.avail
+        fz = acct.frz
+        if not fz:
+            names = sorted(av)
+        elif not av:
+            names = sorted(fz)
+        else:
+            names = sorted(av.keys() | fz.keys())
+        for name in names:
+            v = av.get(name)
+            f = fz.get(name)
+            out.append((uid, name, "0" if v is None else str(v), "0" if f is None else str(f)))
+    return out
+
+
+def _sorted_orders(e):
+    """Every resting Order, by id (each market's ``orders`` is already in id order)."""
+    ms = [m.orders for m in e.markets.values() if m.orders]
+    if len(ms) == 1:
+        return list(ms[0].values())
+    out = []
+    for d in ms:
+        out.extend(d.values())
+    out.sort(key=_by_id)
+    return out
+
+
+def _order_rows(orders):
+    """[id, market, type, side, user, ctime_us, mtime_us, source, price, amount,
+    taker_fee, maker_fee, left, freeze, deal_stock, deal_money, deal_fee,
+    client_order_id] per order (ORDER_FIELDS), decimals as exact strings."""
+    return [[o.id, o.mname, o.type, o.side, o.user, o.ctime, o.mtime, o.source,
+             str(o.price), str(o.amount), str(o.taker_fee), str(o.maker_fee), str(o.left),
+             str(o.freeze), str(o.deal_stock), str(o.deal_money), str(o.deal_fee), o.cid]
+            for o in orders]
+
+
+class _NoGC:
+    """Cyclic GC off while a whole state is built or walked: the millions of new
+    containers would otherwise trigger repeated full collections over the (large,
+    acyclic) book. Restores the previous setting; nothing here makes cycles to collect."""
+
+    __slots__ = ("was",)
+
+    def __enter__(self):
+        self.was = gc.isenabled()
+        if self.was:
+            gc.disable()
+
+    def __exit__(self, *exc):
+        if self.was:
+            gc.enable()
+
+
+def dump_state(e) -> dict:
+    """JSON-able full state (decimals as exact strings), layout version 2."""
+    with _NoGC():
+        return _dump(e)
+
+
+def _dump(e):
+    d = _head(e, STATE_VERSION)
+    d["balances"] = [{"user": u, "asset": a, "available": v, "freeze": f}
+                     for u, a, v, f in _balance_rows(e)]
+    d["order_fields"] = list(ORDER_FIELDS)
+    d["orders"] = _order_rows(_sorted_orders(e))
+    d["update_keys"] = [[k[0], k[1], k[2], k[3], v] for k, v in e.update_keys.items()]
+    d["recent_client_order_ids"] = [[k[0], k[1], v[0], v[1]] for k, v in e.recent_cids.items()]
+    return d
+
+
+def dump_state_v1(e) -> dict:
+    """The same state in layout version 1 (orders as objects); state_hash's definition."""
+    d = _head(e, 1)
+    d["balances"] = [{"user": u, "asset": a, "available": v, "freeze": f}
+                     for u, a, v, f in _balance_rows(e)]
+    d["orders"] = [dict(zip(ORDER_FIELDS, r)) for r in _order_rows(_sorted_orders(e))]
+    d["update_keys"] = [[k[0], k[1], k[2], k[3], v] for k, v in e.update_keys.items()]
+    d["recent_client_order_ids"] = [[k[0], k[1], v[0], v[1]] for k, v in e.recent_cids.items()]
+    return d
+
+
+# ------------------------------------------------------------------------------ hash
+
+def _dumps(x):
+    return json.dumps(x, sort_keys=True, separators=(",", ":"))
+
+
+class _JStr(dict):
+    """str -> its JSON text as json.dumps writes it (ensure_ascii), None -> null."""
+
+    def __missing__(self, k):
+        v = self[k] = "null" if k is None else _jstr(k)
+        return v
+
+
+# order object of the v1 dump with sorted keys; decimals (str(Decimal): digits, '.', 'E',
+# '+', '-') and the ints need no escaping, market / source / client_order_id go through
+# the json encoder (cached per distinct string)
+_ORDER_FMT = ('{"amount":"%s","client_order_id":%s,"ctime_us":%d,"deal_fee":"%s",'
+              '"deal_money":"%s","deal_stock":"%s","freeze":"%s","id":%d,"left":"%s",'
+              '"maker_fee":"%s","market":%s,"mtime_us":%d,"price":"%s","side":%d,'
+              '"source":%s,"taker_fee":"%s","type":%d,"user":%d}')
+_BALANCE_FMT = '{"asset":%s,"available":"%s","freeze":"%s","user":%d}'
+_CHUNK = 20_000
+
+
+def _canonical_parts(e):
+    """The v1 canonical JSON text, in pieces (joined = _dumps(dump_state_v1(e)))."""
+    js = _JStr()
+    head = _head(e, 1)
+    yield '{"assets":' + _dumps(head["assets"]) + ',"balances":['
+    rows = _balance_rows(e)
+    fmt_b = _BALANCE_FMT
+    for i in range(0, len(rows), _CHUNK):
+        yield ("," if i else "") + ",".join(
+            [fmt_b % (js[a], v, f, u) for u, a, v, f in rows[i:i + _CHUNK]])
+    yield ('],"counters":' + _dumps(head["counters"]) + ',"fee_account":'
+           + _dumps(head["fee_account"]) + ',"markets":' + _dumps(head["markets"])
+           + ',"orders":[')
+    orders = _sorted_orders(e)
+    fmt_o = _ORDER_FMT
+    for i in range(0, len(orders), _CHUNK):
+        yield ("," if i else "") + ",".join([
+            fmt_o % (str(o.amount), js[o.cid], o.ctime, str(o.deal_fee), str(o.deal_money),
+                     str(o.deal_stock), str(o.freeze), o.id, str(o.left), str(o.maker_fee),
+                     js[o.mname], o.mtime, str(o.price), o.side, js[o.source],
+                     str(o.taker_fee), o.type, o.user)
+            for o in orders[i:i + _CHUNK]])
+    yield ('],"recent_client_order_ids":'
+           + _dumps([[k[0], k[1], v[0], v[1]] for k, v in e.recent_cids.items()])
+           + ',"update_keys":'
+           + _dumps([[k[0], k[1], k[2], k[3], v] for k, v in e.update_keys.items()])
+           + ',"version":1}')
+
+
+def state_hash(e) -> str:
+    """sha256 of the canonical JSON of the version-1 dump."""
+    h = hashlib.sha256()
+    with _NoGC():
+        for part in _canonical_parts(e):
+            h.update(part.encode())
+    return h.hexdigest()
+
+
+# ------------------------------------------------------------------------------ load
+
 def load_state(cls, d: dict):
-    """A new ``cls`` (Engine) with the dumped state (run inside the core's context)."""
+    """A new ``cls`` (Engine) with the dumped state (version 1 or 2; run inside the core's
+    context)."""
     old = getcontext()
     setcontext(CTX)
     try:
-        return _load(cls, d)
+        with _NoGC():
+            return _load(cls, d)
     finally:
         setcontext(old)
 
 
-def _load(cls, d):
-    if d.get("version") != STATE_VERSION:
-        raise ValueError(f"unsupported state version {d.get('version')!r}")
+class _DecCache(dict):
+    """str -> Decimal(str), parsed once per distinct string."""
+
+    def __missing__(self, k):
+        v = self[k] = Decimal(k)
+        return v
+
+
+def _order_rows_of(d):
+    """The dump's orders as rows in ORDER_FIELDS order (version 2: as stored)."""
+    version = d.get("version")
+    if version == 2:
+        if tuple(d.get("order_fields", ORDER_FIELDS)) != ORDER_FIELDS:
+            raise ValueError(f"unsupported order fields {d.get('order_fields')!r}")
+        return d["orders"]
+    if version == 1:
+        return list(_v1_rows(d["orders"]))
+    raise ValueError(f"unsupported state version {version!r}")
+
+
+def _v1_rows(orders):
+    for od in orders:
+        yield (od["id"], od["market"], od["type"], od["side"], od["user"], od["ctime_us"],
+               od["mtime_us"], od["source"], od["price"], od["amount"], od["taker_fee"],
+               od["maker_fee"], od["left"], od["freeze"], od["deal_stock"],
+               od["deal_money"], od["deal_fee"], od.get("client_order_id"))
+
+
+def _load(cls, d, rows=None):
+    """``rows``: the order rows already sorted by id (the retry of a dump whose orders
+    are not in id order; dump_state writes them sorted)."""
+    check = rows is None
+    if check:
+        rows = _order_rows_of(d)
     e = cls()
     c = d["counters"]
     e.oper_seq = c["oper_seq"]
@@ -81,40 +272,98 @@ def _load(cls, d):
     e.fee_account = d["fee_account"]
     for a in d["assets"]:
         e.assets[a["name"]] = Asset(a["name"], a["prec_save"], a["prec_show"])
+    markets = e.markets
     for m in d["markets"]:
-        mk = Market(m["name"], e.assets[m["stock"]], e.assets[m["money"]], m["stock_prec"],
-                    m["money_prec"], m["fee_prec"], Decimal(m["min_amount"]), m["listed"])
-        e.markets[mk.name] = mk
+        mk = Market(m["name"], e.assets[m["stock"]], e.assets[m["money"]],
+                    m["stock_prec"], m["money_prec"], m["fee_prec"], Decimal(m["min_amount"]),
+                    m["listed"])
+        markets[mk.name] = mk
         e.pairs[(mk.stock, mk.money)] = mk.name
+
+    accounts = e.accounts
+    D = Decimal
+    acct = None
+    last = None
     for b in d["balances"]:
-        acct = account(e, b["user"])
-        if b["available"] != "0":
-            acct.avail[b["asset"]] = Decimal(b["available"])
-        if b["freeze"] != "0":
-            acct.frz[b["asset"]] = Decimal(b["freeze"])
-    for od in sorted(d["orders"], key=lambda x: x["id"]):
-        m = e.markets[od["market"]]
-        o = Order()
-        o.id = od["id"]
-        o.type = od["type"]
-        o.side = od["side"]
-        o.user = od["user"]
-        o.ctime = od["ctime_us"]
-        o.mtime = od["mtime_us"]
-        o.mname = m.name
-        o.source = od["source"]
-        o.price = Decimal(od["price"])
-        o.amount = Decimal(od["amount"])
-        o.taker_fee = Decimal(od["taker_fee"])
-        o.maker_fee = Decimal(od["maker_fee"])
-        o.left = Decimal(od["left"])
-        o.freeze = Decimal(od["freeze"])
-        o.deal_stock = Decimal(od["deal_stock"])
-        o.deal_money = Decimal(od["deal_money"])
-        o.deal_fee = Decimal(od["deal_fee"])
-        o.cid = od.get("client_order_id")
-        o.acct = account(e, o.user)
-        insert(e, m, o)
+        uid = b["user"]
+        if uid != last:
+            acct = accounts.get(uid)
+            if acct is None:
+                acct = accounts[uid] = Account(uid)
+            last = uid
+        v = b["available"]
+        if v != "0":
+            acct.avail[b["asset"]] = D(v)
+        v = b["freeze"]
+        if v != "0":
+            acct.frz[b["asset"]] = D(v)
+
+    # repeated decimal strings (prices, amounts, fee rates, the zero deal values) parsed
+    # once per distinct string; left is usually the amount and an ask's freeze its left
+    # (same string -> the same immutable Decimal); a bid's freeze is mostly unique
+    dec = _DecCache()
+    D = Decimal
+    # per market: (asks {price str: level FIFO}, bids {…}, orders by id, orders by user)
+    books = {name: ({}, {}, m.orders, m.users) for name, m in markets.items()}
+    open_cids = e.open_cids
+    new = Order
+    get_acct = accounts.get
+    last = float("-inf")
+    for (oid, mname, typ, side, uid, ct, mt, src, price, amount, tf, mf, left, frz, ds, dm,
+         df, cid) in rows:
+        if oid <= last and check:
+            # not in id order: start again with the rows sorted (stable, as before)
+            return _load(cls, d, sorted(rows, key=_first))
+        last = oid
+        asks, bids, by_id, users = books[mname]
+        o = new()
+        o.id = oid
+        o.type = typ
+        o.side = side
+        o.user = uid
+        o.ctime = ct
+        o.mtime = mt
+        o.mname = mname
+        o.source = src
+        o.cid = cid
+        o.price = dec[price]
+        o.amount = v = dec[amount]
+        if left != amount:
+            v = D(left)
+        o.left = v
+        o.freeze = v if frz == left else D(frz)
+        o.taker_fee = dec[tf]
+        o.maker_fee = dec[mf]
+        o.deal_stock = dec[ds]
+        o.deal_money = dec[dm]
+        o.deal_fee = dec[df]
+        a = get_acct(uid)
+        if a is None:
+            a = accounts[uid] = Account(uid)
+        o.acct = a
+        g = asks if side == ASK else bids
+        fifo = g.get(price)
+        if fifo is None:
+            g[price] = OrderedDict([(oid, o)])
+        else:
+            fifo[oid] = o
+        by_id[oid] = o
+        u = users.get(uid)
+        if u is None:
+            users[uid] = {oid: o}
+        else:
+            u[oid] = o
+        if cid is not None:
+            open_cids[(uid, cid)] = o
+    del dec
+
+    for name, (asks, bids, _, _) in books.items():
+        m = markets[name]
+        m.asks, m.n_asks = _side(asks)
+        m.bids, m.n_bids = _side(bids)
+        m.best_ask = m.asks.peekitem(0)[1] if m.asks else None
+        m.best_bid = m.bids.peekitem(-1)[1] if m.bids else None
+
     for uid, asset, business, business_id, tu in d["update_keys"]:
         e.update_keys[(uid, asset, business, business_id)] = tu
     for uid, cid, oid, tu in d["recent_client_order_ids"]:
@@ -122,6 +371,29 @@ def _load(cls, d):
     return e
 
 
-def state_hash(e) -> str:
-    s = json.dumps(dump_state(e), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(s.encode()).hexdigest()
+def _side(groups):
+    """{price str: FIFO OrderedDict id -> order, in id order} -> (SortedDict price ->
+    Level, order count), as inserting the orders one by one in id order builds it."""
+    byval = {}
+    n = 0
+    for fifo in groups.values():
+        n += len(fifo)
+        p = next(iter(fifo.values())).price
+        prev = byval.get(p)
+        if prev is None:
+            byval[p] = fifo
+        else:
+            # the same price written differently ("1.5" / "1.50"): one level, in id
+            # order, keyed by the price of its first order
+            byval[p] = OrderedDict(sorted([*prev.items(), *fifo.items()], key=_first))
+    levels = []
+    for fifo in byval.values():
+        t = ZERO
+        for o in fifo.values():
+            t += o.left
+        p = next(iter(fifo.values())).price
+        lvl = Level(p)
+        lvl.orders = fifo
+        lvl.total = t
+        levels.append((p, lvl))
+    return SortedDict(levels), n
