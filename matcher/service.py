@@ -9,8 +9,9 @@ docs/durability.md).
   crash could undo. History rows are written by the history follower process
   (``matcher/sinks/history_follower.py``), which derives them from the committed log.
 - Back-pressure: new mutating commands get code 3 ``service unavailable`` while the log
-  is unhealthy (database unreachable) or any backlog (log, history lag in operations,
-  Kafka) is over its limit. Reads keep working.
+  is unhealthy (database unreachable) or any backlog is over its limit: log, history lag
+  (in seconds: the oldest acknowledged operation whose history rows are not written yet;
+  and in operations), Kafka. Reads keep working.
 
 Admin methods (not engine methods): ``snapshot.make`` → a snapshot at the last committed
 operation, ``matcher.status`` → health and backlogs.
@@ -49,6 +50,7 @@ class MatcherService:
                  kafka_bootstrap: str | None = None, history: bool = True,
                  snapshot_interval: float = 3600.0, snapshot_keep: int = 3,
                  log_backlog_limit: int = 50_000, history_lag_limit: int = 5_000,
+                 history_lag_limit_s: float = 0.5,
                  kafka_backlog_limit: int = 500_000, log_max_batch: int = 5000,
                  config_sync=None, config_sync_interval: float = 0.0, kafka_config: dict | None = None,
                  kafka_topic_prefix: str = ""):
@@ -61,7 +63,11 @@ class MatcherService:
         self.snapshot_interval = snapshot_interval
         self.snapshot_keep = snapshot_keep
         self.log_backlog_limit = log_backlog_limit
-        self.history_lag_limit = history_lag_limit
+        self.history_lag_limit = history_lag_limit  # operations
+        self.history_lag_limit_s = history_lag_limit_s  # seconds (0: no time bound)
+        # (last oper id of a commit, monotonic time it was acknowledged) of commits whose
+        # history is not known to be written yet: the head gives the oldest such ack
+        self._acks: deque = deque(maxlen=100_000)
         self.kafka_backlog_limit = kafka_backlog_limit
         self.log_max_batch = log_max_batch
         self.config_sync = config_sync  # async callable(service), e.g. matcher.config_sync.sync_config
@@ -92,6 +98,7 @@ class MatcherService:
             snapshot_keep=getattr(settings, "SNAPSHOT_KEEP", 3),
             log_backlog_limit=getattr(settings, "MATCHER_LOG_BACKLOG_LIMIT", 50_000),
             history_lag_limit=getattr(settings, "MATCHER_HISTORY_LAG_LIMIT", 5_000),
+            history_lag_limit_s=getattr(settings, "MATCHER_HISTORY_LAG_LIMIT_S", 0.5),
             kafka_backlog_limit=getattr(settings, "MATCHER_KAFKA_BACKLOG_LIMIT", 500_000),
             config_sync_interval=getattr(settings, "MATCHER_CONFIG_SYNC_INTERVAL", 5.0),
             kafka_topic_prefix=getattr(settings, "MATCHER_KAFKA_TOPIC_PREFIX", ""),
@@ -208,12 +215,35 @@ class MatcherService:
         h = self.history
         if h is not None:
             lag = h.lag()
-            if lag is not None and lag >= self.history_lag_limit:
+            if lag is not None and (lag >= self.history_lag_limit
+                                    or (self.history_lag_limit_s
+                                        and self.history_lag_age() >= self.history_lag_limit_s)):
                 return "history writer lagging"
         k = self.kafka
         if k is not None and k.backlog() >= self.kafka_backlog_limit:
             return "kafka backlog"
         return None
+
+    def history_lag_age(self) -> float:
+        """Seconds since the oldest acknowledged operation whose history rows are not
+        written yet was acknowledged (0.0: none, or the follower's position is not known).
+        Operations acknowledged while the follower's position was not known yet (its
+        start, in parallel with ours) count from its first report: the unknown lag was
+        not refused, so the follower gets the full bound to catch up from there."""
+        h = self.history
+        p = h.oper_position if h is not None else None
+        if p is None:
+            return 0.0
+        acks = self._acks
+        while acks and acks[0][0] <= p:
+            acks.popleft()
+        if not acks:
+            return 0.0
+        t = acks[0][1]
+        since = h.known_since
+        if since is not None and since > t:
+            t = since
+        return time.monotonic() - t
 
     async def call(self, method: str, params) -> dict:
         if method in MUTATING:
@@ -251,6 +281,8 @@ class MatcherService:
 
     def _committed(self, last: int) -> None:
         """Event loop: every pending command with oper_id <= last is durable."""
+        if self.history is not None:
+            self._acks.append((last, time.monotonic()))
         pending = self._pending
         events = []
         while pending and pending[0][0] <= last:
@@ -287,6 +319,7 @@ class MatcherService:
             "history_oper_position": self.history.oper_position if self.history else None,
             "history_backlog": self.history.backlog() if self.history else None,  # operations
             "history_lag_s": self.history.lag_s if self.history else None,
+            "history_lag_age_s": round(self.history_lag_age(), 3) if self.history else None,
             "history_healthy": self.history.healthy if self.history else None,
             "history_restarts": self.history.restarts if self.history else None,
             "kafka_position": self.kafka.position if self.kafka else None,

@@ -36,7 +36,10 @@ from contextlib import suppress
 logger = logging.getLogger("matcher.history")
 
 POLL = 0.02  # s between polls of the operation log when caught up
-PAGE = 10_000  # operations read and written per step at most
+# operations read and written per step at most (settings.MATCHER_HISTORY_BATCH in the
+# process): a step's rows commit together, so a big step delays its first operation's rows
+# by the whole step's insert time (10,000 operations ≈ 2–3 s on the benchmark box)
+PAGE = 2_000
 
 
 # ----------------------------------------------------------------------------- child
@@ -45,8 +48,9 @@ PAGE = 10_000  # operations read and written per step at most
 class HistoryTail:
     """The follower's loop state: engine, position, counters. Blocking; one thread."""
 
-    def __init__(self, db, stop=None):
+    def __init__(self, db, stop=None, page: int = PAGE):
         self.db = db
+        self.page = page
         self.stop = stop or (lambda: False)
         self.db_write = db  # the writer thread's connection (``_child_main``: a second one)
         self.engine = None
@@ -96,7 +100,7 @@ class HistoryTail:
                     self.engine.oper_seq, meta["id"] if meta else None)
 
     def step(self, write=None) -> int:
-        """Replay the committed log rows after the engine (up to PAGE) and build the history
+        """Replay the committed log rows after the engine (up to ``page``) and build the history
         rows of their events after the position; ``write(batch)`` (default: at once, in
         this thread) stores them. Returns the number of operations replayed."""
         import orjson
@@ -110,7 +114,7 @@ class HistoryTail:
         ph = placeholder(self.db.vendor)
         after = engine.oper_seq
         log = self._retry(lambda: self.db.query(
-            f"SELECT id, time_us, method, params FROM operation_log WHERE id > {ph} ORDER BY id LIMIT {PAGE}",
+            f"SELECT id, time_us, method, params FROM operation_log WHERE id > {ph} ORDER BY id LIMIT {int(self.page)}",
             (after,)), "reading the operation log")
         if not log:
             return 0
@@ -177,8 +181,10 @@ def _child_main() -> int:
         return eof
 
     out = sys.stdout
+    from django.conf import settings
+
     db = Db(alias)
-    tail = HistoryTail(db, stop=lambda: eof)
+    tail = HistoryTail(db, stop=lambda: eof, page=getattr(settings, "MATCHER_HISTORY_BATCH", PAGE))
     tail.db_write = Db(alias)
     lock = threading.Lock()
 
@@ -190,7 +196,9 @@ def _child_main() -> int:
             out.write(line)
             out.flush()
 
-    batches: queue.Queue = queue.Queue(maxsize=2)
+    # one batch built ahead while the previous one is inserted; a deeper queue only adds
+    # the insert time of the queued batches to the lag of the operations behind them
+    batches: queue.Queue = queue.Queue(maxsize=1)
 
     def writer():
         try:
@@ -209,7 +217,7 @@ def _child_main() -> int:
         threading.Thread(target=writer, name="history-write", daemon=True).start()
         while not parent_gone():
             n = tail.step(batches.put)
-            if n < PAGE:
+            if n < tail.page:
                 parent_gone(POLL)
     except RecoveryError as e:
         logger.critical("history follower stopped: %s", e)
@@ -235,6 +243,7 @@ class HistoryFollower:
         self.alias = alias
         self.position = position  # history position (event seq), from sink_progress / reports
         self.oper_position: int | None = None  # history complete through this operation
+        self.known_since: float | None = None  # monotonic time of the first report (position known)
         self.rows_written = 0
         self.lag_s: float | None = None
         self.restarts = 0
@@ -284,6 +293,8 @@ class HistoryFollower:
                     continue
                 oper = r["oper"]
                 with self._changed:
+                    if self.oper_position is None:
+                        self.known_since = time.monotonic()
                     if self.oper_position is None or oper > self.oper_position:
                         self.oper_position = oper
                     if r["event"] > self.position:

@@ -287,6 +287,97 @@ def test_code_3_when_kafka_backlog_over_limit_then_recovers():
         broker.stop()
 
 
+def test_history_lag_age_counts_from_the_oldest_unwritten_acknowledgement(monkeypatch):
+    """The time bound of the history back-pressure (no I/O: a stand-in follower, a fake
+    clock): the age is that of the oldest acknowledged operation the follower has not
+    written; unknown position → 0; operations acknowledged before the follower's first
+    report count from that report; over the bound → code 3 "history writer lagging"."""
+    import types
+
+    import matcher.service as svc
+
+    clock = [100.0]
+    monkeypatch.setattr(svc, "time", types.SimpleNamespace(monotonic=lambda: clock[0], time_ns=svc.time.time_ns))
+    h = types.SimpleNamespace(oper_position=None, known_since=None, lag=lambda: 0)
+    s = MatcherService(history=True, history_lag_limit=10**9, history_lag_limit_s=0.5)
+    s.history = h
+    s._ready = True
+    s._log = types.SimpleNamespace(healthy=True, committed_id=0)
+    s._committed(10)  # operations 1..10 acknowledged at 100.0
+    clock[0] = 100.3
+    s._committed(20)  # 11..20 at 100.3
+    clock[0] = 100.6
+    assert s.history_lag_age() == 0.0 and s.refusal() is None  # position not known yet
+    h.oper_position, h.known_since = 5, 99.0
+    assert s.history_lag_age() == pytest.approx(0.6)
+    assert s.refusal() == "history writer lagging"
+    h.oper_position = 10  # 1..10 written: the oldest unwritten is 11 (acknowledged at 100.3)
+    assert s.history_lag_age() == pytest.approx(0.3) and s.refusal() is None
+    clock[0] = 100.81
+    assert s.refusal() == "history writer lagging"
+    h.oper_position = 20
+    assert s.history_lag_age() == 0.0 and s.refusal() is None
+    s._committed(30)  # 21..30 at 100.81, before the (re)started follower's first report
+    h.known_since = 101.0
+    clock[0] = 101.2
+    assert s.history_lag_age() == pytest.approx(0.2) and s.refusal() is None
+    clock[0] = 101.5
+    assert s.refusal() == "history writer lagging"
+    s.history_lag_limit_s = 0  # time bound off
+    assert s.refusal() is None
+
+
+def test_history_lag_time_bound_code_3():
+    """With the operation limit out of reach, a paused follower (SIGSTOP) → code 3
+    "history writer lagging" as soon as the oldest acknowledged operation without history
+    rows is older than ``history_lag_limit_s`` (and not before); resumed → accepted again."""
+    import os
+    import signal
+    import time
+
+    async def go():
+        s = service(history_lag_limit=10**9, history_lag_limit_s=0.4)
+        await s.start()
+        await run_commands(s, SETUP, concurrency=1)
+        h = s.history
+        assert h.wait_caught_up(s.engine.oper_seq, 30)
+        os.kill(h._proc.pid, signal.SIGSTOP)
+        accepted, refused, first_ack = 0, None, None
+        try:
+            deadline = time.monotonic() + 10
+            bid = 0
+            while time.monotonic() < deadline:
+                bid += 1
+                r = await s.call("balance.update", [1, "USDT", "deposit", bid, "1", {}])
+                now = time.monotonic()
+                if r["error"] is not None:
+                    refused = (r, now - first_ack, s.status())
+                    break
+                accepted += 1
+                if first_ack is None:
+                    first_ack = now
+                await asyncio.sleep(0.005)
+        finally:
+            os.kill(h._proc.pid, signal.SIGCONT)
+        for _ in range(300):
+            if s.refusal() is None:
+                break
+            await asyncio.sleep(0.05)
+        ok_after = await s.call("balance.update", [1, "USDT", "deposit", 10**6, "1", {}])
+        await s.stop()
+        return accepted, refused, ok_after
+
+    accepted, refused, ok_after = run(go())
+    assert refused is not None, f"never refused ({accepted} accepted)"
+    r, after_s, status = refused
+    assert r["error"]["code"] == 3 and r["error"]["data"]["reason"] == "history writer lagging"
+    assert 0.35 <= after_s < 3, after_s  # not before the bound (0.4 s after the ack, a little
+    # before this reply returned; refused a little after: polling + report)
+    assert status["history_lag_age_s"] >= 0.4 and status["refusal"] == "history writer lagging"
+    assert accepted >= 5
+    assert ok_after["error"] is None
+
+
 def test_history_follower_lag_code_3_and_restart():
     """The history follower process: paused (SIGSTOP) → its lag grows past the limit →
     code 3 "history writer lagging", reads keep working; resumed → accepted again; killed
