@@ -168,6 +168,11 @@ class BalanceEvent:
         self._trade = trade
 
     @property
+    def from_trade(self) -> bool:
+        """True for fill and fee rows; False for rows of balance.update, whatever their business."""
+        return self._trade is not None
+
+    @property
     def detail(self) -> dict:
         d = self._detail
         if d is None:

@@ -35,7 +35,7 @@ LIMIT = Decimal(10) ** 15
 
 # What libmpdec's string parser accepts for finite numbers (no whitespace, no '_',
 # no NaN/Infinity).
-_DEC_RE = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\Z")
+_DEC_RE = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\Z")  # ASCII digits only
 _match = _DEC_RE.match
 
 

@@ -32,7 +32,6 @@ from matcher.log.db import Db, set_progress_sql
 
 logger = logging.getLogger("matcher.kafka")
 
-NOT_PUBLISHED = frozenset(("trade", "fee"))
 TOPICS = ("deals", "orders", "balances")
 
 
@@ -44,7 +43,7 @@ def message_of(ev):
     if cls is OrderEvent:
         return "orders", ev.market, orjson.dumps(ev.kafka_payload())
     if cls is BalanceEvent:
-        if ev.business in NOT_PUBLISHED:
+        if ev.from_trade:  # fills and fees travel in `deals`; `balances` = balance.update
             return None
         return "balances", str(ev.user_id), orjson.dumps(ev.kafka_payload())
     return None

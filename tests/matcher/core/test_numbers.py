@@ -19,7 +19,7 @@ def test_fmt_examples(raw, out):
 
 def test_parse_rejects_non_finite_and_garbage():
     for bad in ["NaN", "nan", "Infinity", "-Infinity", "inf", "sNaN", "", "abc", "1,5", " 1",
-                "1_000", "0x10", "1e", "--1"]:
+                "1_000", "0x10", "1e", "--1", "\u0661", "\uff11", "1\u0660", "1e\u0661", "1\n"]:
         with pytest.raises(ParamError):
             parse_decimal(bad, "amount")
     for bad in [1, 1.5, None, True, ["1"]]:
