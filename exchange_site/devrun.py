@@ -96,11 +96,9 @@ def prepare_database(env: dict) -> str:
     return password
 
 
-def supervisord_config(programs: list[tuple[str, str]], env: dict) -> Path:
-    passed = ",".join(
-        f'{k}="{v}"' for k, v in env.items()
-        if k in {"DATABASE_URL", "REDIS_URL", "KAFKA_BOOTSTRAP", "PORT", "LOG_FORMAT", "DJANGO_SETTINGS_MODULE", "RUN_DIR", "MATCHER_RPC_PORT"}
-    )
+def supervisord_config(programs: list[tuple[str, str]]) -> Path:
+    # No environment= lines: supervisord is exec'd with the prepared environment and its
+    # children inherit it (supervisor would %-expand values such as URL-encoded passwords).
     lines = [
         "[supervisord]",
         "nodaemon=true",
@@ -133,7 +131,6 @@ def supervisord_config(programs: list[tuple[str, str]], env: dict) -> Path:
             "redirect_stderr=true",
             "stdout_logfile=/dev/fd/1",
             "stdout_logfile_maxbytes=0",
-            f"environment={passed}",
             "",
         ]
     path = RUN_DIR / "supervisord.conf"
@@ -153,7 +150,7 @@ def main() -> None:
     env.setdefault("MATCHER_RPC_PORT", str(_free_port(7316)))
     notes.append(f"matcher 127.0.0.1:{env['MATCHER_RPC_PORT']} (RPC, loopback only)")
     password = prepare_database(env)
-    config = supervisord_config(service_programs + platform_programs(port), env)
+    config = supervisord_config(service_programs + platform_programs(port))
     site = f"http://127.0.0.1:{port}"
     print(
         "\n".join(
