@@ -29,7 +29,9 @@ channels_application = ProtocolTypeRouter(
 async def application(scope, receive, send):
     kind = scope["type"]
     if kind == "http":
-        if scope["path"] == "/" and scope["method"] == "POST":
+        # `/` is the JSON-RPC endpoint for every method but GET/HEAD (the web UI's page):
+        # it answers non-POST with 400, as the original does.
+        if scope["path"] == "/" and scope["method"] not in ("GET", "HEAD"):
             return await jsonrpc_app(scope, receive, send)
     elif kind == "lifespan":
         return await _lifespan(receive, send)

@@ -14,7 +14,7 @@ from django.db import models
 
 MAX_PREC = 20
 
-name_validator = RegexValidator(r"^[A-Z0-9]{1,15}$", "Use 1–15 characters A–Z and 0–9.")
+name_validator = RegexValidator(r"\A[A-Z0-9]{1,15}\Z", "Use 1–15 characters A–Z and 0–9.")
 
 
 def decimal_places(value: Decimal) -> int:

@@ -36,7 +36,7 @@ def test_valid_market_is_created(assets):
     assert market.listed is True
 
 
-@pytest.mark.parametrize("name", ["btc", "", "B-TC", "ABCDEFGHIJKLMNOP", "BT C"])
+@pytest.mark.parametrize("name", ["btc", "", "B-TC", "ABCDEFGHIJKLMNOP", "BT C", "BTC\n"])
 def test_asset_name_must_be_upper_alnum_up_to_15(name):
     with pytest.raises(ValidationError) as exc:
         asset_create(name=name, prec_save=8, prec_show=8)

@@ -89,7 +89,11 @@ def test_real_http_server(kind, matcher):
         status, _, body = post(conn, {"method": "asset.list", "params": [], "id": 1},
                                headers={"Origin": "https://evil.example"})
         assert (status, body) == (403, b"")
-        # anything but POST / goes to Django (the web UI), never the JSON-RPC 400
+        # other methods on / are the JSON-RPC endpoint's 400; GET / goes to Django (the web UI)
+        for verb in ("PUT", "DELETE", "PATCH"):
+            conn.request(verb, "/", body=b'{"method":"asset.list","params":[],"id":1}')
+            resp = conn.getresponse()
+            assert (resp.status, resp.read()) == (400, b"")
         conn.request("GET", "/")
         resp = conn.getresponse()
         resp.read()
