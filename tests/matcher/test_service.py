@@ -127,6 +127,17 @@ def test_gap_or_failing_replay_stops_the_start():
         recovered()
 
 
+def test_matcher_process_refuses_to_start_with_a_critical_line_naming_the_operation(caplog):
+    from matcher.__main__ import run as matcher_main
+
+    run(session(SETUP + random_commands(random.Random(6), 200)))
+    sql("DELETE FROM operation_log WHERE id = 150")
+    with caplog.at_level("CRITICAL", logger="matcher"):
+        assert run(matcher_main()) == 1
+    (line,) = [r for r in caplog.records if r.levelname == "CRITICAL"]
+    assert "expected operation 150, found 151" in line.getMessage()
+
+
 def test_history_rows_and_idempotent_reemission():
     cmds = SETUP + random_commands(random.Random(5), 1200)
     s1, _, _ = run(session(cmds))
@@ -194,17 +205,21 @@ def test_reply_only_after_commit_and_reads_see_it():
         await s.start()
         for m, p in SETUP:
             await s.call(m, p)
-        seen = []
+        acked = 0
+        stale = []
 
         async def one(i):
+            nonlocal acked
             r = await s.call("balance.update", [7, "USDT", "deposit", i, "1", {}])
             assert r["error"] is None
-            oid = s.engine.oper_seq  # >= this command's id
-            row = await asyncio.to_thread(sql, "SELECT COUNT(*) FROM operation_log WHERE id <= %s", (oid,))
-            seen.append(row[0][0] >= 0)
+            acked += 1
+            floor = acked  # every deposit acknowledged so far must be visible to a read
+            q = await s.call("balance.query", [7, "USDT"])
+            if Decimal(q["result"]["USDT"]["available"]) < floor:
+                stale.append((floor, q["result"]))
 
         await asyncio.gather(*[one(i) for i in range(1, 201)])
-        # each acknowledged command's log row exists at the moment of the reply
+        assert stale == []
         last = s.engine.oper_seq
         await s.stop()
         return last
