@@ -12,6 +12,7 @@ never pauses for a snapshot.
 """
 from __future__ import annotations
 
+import gc
 import hashlib
 import logging
 import time
@@ -96,10 +97,15 @@ def read_snapshot(db: Db, meta: dict) -> dict:
     if digest != meta["checksum"]:
         raise SnapshotError(f"snapshot {meta['id']}: checksum mismatch (stored {meta['checksum']}, "
                             f"computed {digest}, {len(body)} of {meta['size']} bytes)")
+    gc_was = gc.isenabled()
+    gc.disable()  # millions of new containers, no cycles: full collections would only walk them
     try:
         return orjson.loads(zlib.decompress(body))
     except Exception as e:  # noqa: BLE001
         raise SnapshotError(f"snapshot {meta['id']}: unreadable body: {e}") from e
+    finally:
+        if gc_was:
+            gc.enable()
 
 
 def delete_snapshot(db: Db, sid: int) -> None:
