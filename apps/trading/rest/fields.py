@@ -15,7 +15,6 @@ from apps.markets.models import decimal_places
 
 MAX_DECIMAL = Decimal(10) ** 15
 _UNSIGNED = re.compile(r"^[0-9]{1,16}(\.[0-9]{1,30})?$")
-_SIGNED = re.compile(r"^-?[0-9]{1,16}(\.[0-9]{1,30})?$")
 
 
 @extend_schema_field({"type": "string", "pattern": r"^[0-9]{1,16}(\.[0-9]{1,30})?$", "example": "0.5"})
@@ -34,7 +33,7 @@ class DecimalStringField(serializers.Field):
     def to_internal_value(self, data):
         if not isinstance(data, str):
             self.fail("type")
-        if not _UNSIGNED.match(data):
+        if not _UNSIGNED.fullmatch(data):
             self.fail("format")
         value = Decimal(data)
         if value >= MAX_DECIMAL:

@@ -19,6 +19,8 @@ GOOD = {"market": "BTCUSDT", "side": "buy", "type": "limit", "amount": "0.5", "p
         ({"amount": "-1"}, "amount"),
         ({"amount": "0"}, "amount"),
         ({"amount": " 1"}, "amount"),
+        ({"amount": "1\n"}, "amount"),  # "$" would match before a trailing newline
+        ({"amount": "\u0661"}, "amount"),  # a non-ASCII digit
         ({"amount": "1000000000000000"}, "amount"),  # 10^15
         ({"amount": "0.123456789"}, "amount"),  # 9 decimals > stock_prec 8
         ({"amount": "0.0001"}, "amount"),  # < min_amount 0.001
