@@ -15,6 +15,7 @@ from apps.markets.models import decimal_places
 
 MAX_DECIMAL = Decimal(10) ** 15
 _UNSIGNED = re.compile(r"^[0-9]{1,16}(\.[0-9]{1,30})?$")
+_DIGITS = re.compile(r"[0-9]{1,20}")
 
 
 @extend_schema_field({"type": "string", "pattern": r"^[0-9]{1,16}(\.[0-9]{1,30})?$", "example": "0.5"})
@@ -67,6 +68,22 @@ class StrictIntegerField(serializers.IntegerField):
 
     def to_internal_value(self, data):
         if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+@extend_schema_field(OpenApiTypes.INT)
+class QueryIntegerField(serializers.IntegerField):
+    """An integer query parameter: ASCII digits only, at most 20 of them.
+
+    DRF's IntegerField takes "10.0", " 10" and "+10" as 10; REST v1 is strict (spec README
+    §6), so a sign, fraction, exponent or whitespace is a 400 naming the parameter.
+    """
+
+    default_error_messages = {"invalid": "Must be an integer: ASCII digits only (no sign, fraction, exponent or spaces)."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str) or not _DIGITS.fullmatch(data):
             self.fail("invalid")
         return super().to_internal_value(data)
 

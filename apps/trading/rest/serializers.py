@@ -5,7 +5,7 @@ from rest_framework import serializers
 
 from apps.markets.models import Asset, Market
 
-from .fields import DecimalStringField, StrictBooleanField, StrictIntegerField, check_precision
+from .fields import DecimalStringField, QueryIntegerField, StrictBooleanField, StrictIntegerField, check_precision
 
 U64 = 2**64 - 1
 MAX_OFFSET = 10**9
@@ -74,8 +74,8 @@ class AssetNameField(serializers.CharField):
 
 
 class PageQuery(QuerySerializer):
-    offset = serializers.IntegerField(min_value=0, max_value=MAX_OFFSET, default=0)
-    limit = serializers.IntegerField(min_value=1, max_value=100, default=50)
+    offset = QueryIntegerField(min_value=0, max_value=MAX_OFFSET, default=0)
+    limit = QueryIntegerField(min_value=1, max_value=100, default=50)
 
 
 # --- public ------------------------------------------------------------------------------
@@ -97,7 +97,7 @@ class AssetOut(serializers.Serializer):
 
 class DepthQuery(QuerySerializer):
     market = MarketNameField()
-    limit = serializers.IntegerField(min_value=1, max_value=100, default=20, help_text="Price levels per side.")
+    limit = QueryIntegerField(min_value=1, max_value=100, default=20, help_text="Price levels per side.")
     interval = DecimalStringField(allow_zero=True, default=Decimal(0), help_text="Merge levels to this price step; 0 = none.")
 
     def validate(self, attrs):
@@ -118,8 +118,8 @@ class DepthOut(serializers.Serializer):
 
 class MarketDealsQuery(QuerySerializer):
     market = MarketNameField()
-    limit = serializers.IntegerField(min_value=1, max_value=1000, default=100)
-    last_id = serializers.IntegerField(min_value=0, max_value=U64, default=0, help_text="Only deals with a larger id.")
+    limit = QueryIntegerField(min_value=1, max_value=1000, default=100)
+    last_id = QueryIntegerField(min_value=0, max_value=U64, default=0, help_text="Only deals with a larger id.")
 
 
 class MarketDealOut(serializers.Serializer):
@@ -163,8 +163,8 @@ class BalanceOut(serializers.Serializer):
 class BalanceHistoryQuery(PageQuery):
     asset = AssetNameField(required=False)
     business = serializers.RegexField(BUSINESS_RE, required=False)
-    start_time = serializers.IntegerField(min_value=0, max_value=MAX_TIME, default=0, help_text="Unix s, inclusive; 0 = none.")
-    end_time = serializers.IntegerField(min_value=0, max_value=MAX_TIME, default=0, help_text="Unix s, exclusive; 0 = none.")
+    start_time = QueryIntegerField(min_value=0, max_value=MAX_TIME, default=0, help_text="Unix s, inclusive; 0 = none.")
+    end_time = QueryIntegerField(min_value=0, max_value=MAX_TIME, default=0, help_text="Unix s, exclusive; 0 = none.")
 
     def validate(self, attrs):
         if attrs["start_time"] and attrs["end_time"] and attrs["start_time"] > attrs["end_time"]:
@@ -281,8 +281,8 @@ class OrderLookupQuery(QuerySerializer):
 class FinishedOrdersQuery(PageQuery):
     market = MarketNameField()
     side = serializers.ChoiceField(choices=list(SIDES), required=False)
-    start_time = serializers.IntegerField(min_value=0, max_value=MAX_TIME, default=0, help_text="Creation time ≥, Unix s.")
-    end_time = serializers.IntegerField(min_value=0, max_value=MAX_TIME, default=0, help_text="Creation time <, Unix s.")
+    start_time = QueryIntegerField(min_value=0, max_value=MAX_TIME, default=0, help_text="Creation time ≥, Unix s.")
+    end_time = QueryIntegerField(min_value=0, max_value=MAX_TIME, default=0, help_text="Creation time <, Unix s.")
 
     def validate(self, attrs):
         if attrs["start_time"] and attrs["end_time"] and attrs["start_time"] > attrs["end_time"]:

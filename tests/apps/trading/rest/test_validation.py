@@ -161,3 +161,44 @@ def test_bad_deposit_input(engine, staff_api, bob, change, field):
 def test_blank_query_parameters_are_refused(engine, alice_api, path, field):
     r = alice_api.get(path)
     assert r.status_code == 400 and field in r.json()["error"]["fields"]
+
+
+INTEGER_QUERY_PARAMS = [
+    ("/api/v1/depth/?market=BTCUSDT", "limit"),
+    ("/api/v1/deals/?market=BTCUSDT", "limit"),
+    ("/api/v1/deals/?market=BTCUSDT", "last_id"),
+    ("/api/v1/balances/history/?asset=BTC", "offset"),
+    ("/api/v1/balances/history/?asset=BTC", "limit"),
+    ("/api/v1/balances/history/?asset=BTC", "start_time"),
+    ("/api/v1/balances/history/?asset=BTC", "end_time"),
+    ("/api/v1/orders/?market=BTCUSDT", "offset"),
+    ("/api/v1/orders/?market=BTCUSDT", "limit"),
+    ("/api/v1/orders/finished/?market=BTCUSDT", "offset"),
+    ("/api/v1/orders/finished/?market=BTCUSDT", "limit"),
+    ("/api/v1/orders/finished/?market=BTCUSDT", "start_time"),
+    ("/api/v1/orders/finished/?market=BTCUSDT", "end_time"),
+    ("/api/v1/my/deals/?market=BTCUSDT", "offset"),
+    ("/api/v1/my/deals/?market=BTCUSDT", "limit"),
+    ("/api/v1/orders/1/deals/", "offset"),
+    ("/api/v1/orders/1/deals/", "limit"),
+]
+
+
+# Percent-encoded: "10.0", "1e1", " 10", "+10", "10 ", "-0", "0x10", a tab, a newline, a
+# non-ASCII digit ("١"), an empty fraction "10." and 21 digits.
+@pytest.mark.parametrize("raw", ["10.0", "1e1", "%2010", "%2B10", "10%20", "-0", "0x10", "%0910", "10%0A",
+                                 "%D9%A1", "10.", "1" * 21])
+@pytest.mark.parametrize("path, param", INTEGER_QUERY_PARAMS)
+def test_integer_query_parameters_are_strict(engine, alice_api, path, param, raw):
+    """REST v1 is strict (spec README §6): an integer query parameter is ASCII digits only."""
+    r = alice_api.get(f"{path}{'&' if '?' in path else '?'}{param}={raw}")
+    assert r.status_code == 400, (path, param, raw, r.content)
+    error = r.json()["error"]
+    assert error["code"] == 1 and list(error["fields"]) == [param], error
+    assert engine.mutating_calls() == []
+
+
+@pytest.mark.parametrize("path, param", INTEGER_QUERY_PARAMS)
+def test_integer_query_parameters_accept_digits(engine, alice_api, path, param):
+    r = alice_api.get(f"{path}{'&' if '?' in path else '?'}{param}=010")
+    assert r.status_code in (200, 404), (path, param, r.content)  # 404: order 1 does not exist
