@@ -8,11 +8,23 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions
 
 from .models import SCOPE_READ, SCOPE_TRADE, ApiKey
-from .services import ApiKeyError, api_request_verify
+from .services import ApiKeyError, ReplayStoreUnavailable, api_request_verify
 
 HEADER_KEY = "X-API-KEY"
 HEADER_TIMESTAMP = "X-API-TIMESTAMP"
 HEADER_SIGNATURE = "X-API-SIGNATURE"
+
+
+class GuardUnavailable(exceptions.APIException):
+    """HTTP 503: the Redis that REST v1 needs to guard a request (replay marks of signatures,
+    throttle counters) is unreachable. Fail closed: the request is not served, and changes
+    nothing. The REST exception handler logs it once (and not again as a plain 5xx)."""
+
+    status_code = 503
+    default_code = "unavailable"
+    default_detail = ("Service temporarily unavailable: the request guard store (replay protection, "
+                      "rate limits) cannot be reached. Nothing was done; retry later.")
+    wait = 5  # Retry-After, seconds
 
 
 class ApiKeyAuthentication(authentication.BaseAuthentication):
@@ -32,6 +44,8 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             )
         except ApiKeyError as exc:
             raise exceptions.AuthenticationFailed(str(exc)) from None
+        except ReplayStoreUnavailable as exc:
+            raise GuardUnavailable() from exc
         return api_key.user, api_key
 
     def authenticate_header(self, request):

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.core.cache import caches
 from django.db import transaction
 from django.utils import timezone
+from redis.exceptions import RedisError
 
 from .crypto import secret_decrypt, secret_encrypt, secret_reencrypt
 from .models import SCOPES, ApiKey
@@ -18,6 +19,11 @@ LAST_USED_RESOLUTION_S = 60  # last_used is written at most once a minute per ke
 
 class ApiKeyError(Exception):
     """A request signed with an API key is not acceptable (the message says why)."""
+
+
+class ReplayStoreUnavailable(Exception):
+    """The replay store (the `API_REPLAY_CACHE` Redis) cannot be reached: no signature is
+    accepted without replay protection (fail closed)."""
 
 
 @dataclass(frozen=True)
@@ -85,7 +91,10 @@ def _replay_mark(key: str) -> bool:
     """True the first time `key` is seen within the window (Redis SET NX with a TTL)."""
     # A timestamp is accepted for `window` seconds either side of the clock, so its
     # signature must be remembered for up to 2 × window after its first use.
-    return caches[settings.API_REPLAY_CACHE].add(key, 1, timeout=2 * _window_s() + 1)
+    try:
+        return caches[settings.API_REPLAY_CACHE].add(key, 1, timeout=2 * _window_s() + 1)
+    except RedisError as exc:
+        raise ReplayStoreUnavailable(f"replay store unavailable: {exc}") from exc
 
 
 def _active_key(access_id: str) -> ApiKey:
@@ -114,7 +123,8 @@ def _touch(api_key: ApiKey) -> None:
 
 
 def api_request_verify(*, access_id: str, timestamp: str, signature: str, method: str, path: str, body: bytes) -> ApiKey:
-    """Check one signed REST v1 request; returns the key or raises ApiKeyError."""
+    """Check one signed REST v1 request; returns the key or raises ApiKeyError
+    (ReplayStoreUnavailable when a good signature cannot be marked as used)."""
     if not (access_id and timestamp and signature):
         raise ApiKeyError("X-API-KEY, X-API-TIMESTAMP and X-API-SIGNATURE are all required")
     api_key = _active_key(access_id)

@@ -6,12 +6,15 @@
 `code` is the ViaBTC code when there is one (validation = 1, matcher errors); `fields`
 names the offending request fields; `data` carries the matcher's extra data.
 """
+import logging
+
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
+from apps.accounts.authentication import GuardUnavailable
 from apps.trading.errors import (
     INTERNAL_ERROR,
     INVALID_ARGUMENT,
@@ -51,6 +54,8 @@ PARAM_FIELDS = {  # matcher param names → REST field names
     "options.self_trade": "self_trade",
     "change": "amount",
 }
+
+logger = logging.getLogger(__name__)
 
 TIMEOUT_HINT = (
     "The matcher did not answer in time; the command may still have been applied. Retry an order "
@@ -94,6 +99,8 @@ def exception_handler(exc, context):
     if getattr(exc, "wait", None):
         headers["Retry-After"] = "%d" % exc.wait
     set_rollback()
+    if isinstance(exc, GuardUnavailable):
+        return _guard_unavailable_response(exc, context, headers)
     if isinstance(exc, exceptions.ValidationError):
         detail = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
         error = {"type": "invalid", "code": INVALID_ARGUMENT, "message": "invalid argument", "fields": detail}
@@ -101,3 +108,17 @@ def exception_handler(exc, context):
         codes = exc.get_codes()
         error = {"type": codes if isinstance(codes, str) else exc.default_code, "message": str(exc.detail)}
     return Response({"error": error}, status=exc.status_code, headers=headers)
+
+
+def _guard_unavailable_response(exc: GuardUnavailable, context, headers: dict) -> Response:
+    """503 for an unreachable guard store, logged once: one ERROR naming the cause here, and
+    the response marked as logged so django.request does not log it again."""
+    request = context.get("request")
+    cause = exc.__cause__
+    logger.error("REST v1 refused %s %s with 503: the API Redis (replay protection, throttles) is "
+                 "unreachable: %s: %s", getattr(request, "method", "?"), getattr(request, "path", "?"),
+                 type(cause).__name__ if cause else "-", cause or "")
+    response = Response({"error": {"type": exc.default_code, "message": str(exc.detail)}},
+                        status=exc.status_code, headers=headers)
+    response._has_been_logged = True
+    return response

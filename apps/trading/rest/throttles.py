@@ -1,9 +1,12 @@
 """Throttles of REST v1: per API key (or per user for a session) and per client IP for
-anonymous requests. Counters live in the `api` cache (Redis)."""
+anonymous requests. Counters live in the `api` cache (Redis); when it cannot be reached
+the request is refused with 503 (GuardUnavailable), never served unthrottled."""
 from django.core.cache import caches
+from redis.exceptions import RedisError
 from rest_framework.settings import api_settings
 from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
 
+from apps.accounts.authentication import GuardUnavailable
 from apps.accounts.models import ApiKey
 
 
@@ -16,6 +19,12 @@ class _LazyRate:
 
     def get_rate(self):
         return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+
+    def allow_request(self, request, view):
+        try:
+            return super().allow_request(request, view)
+        except RedisError as exc:
+            raise GuardUnavailable() from exc
 
 
 class AnonThrottle(_LazyRate, AnonRateThrottle):

@@ -21,7 +21,9 @@ E403 = OpenApiResponse(s.ErrorOut, description="Missing scope, CSRF failure, or 
 E404 = OpenApiResponse(s.ErrorOut, description="No such order of yours.")
 E409 = OpenApiResponse(s.ErrorOut, description="Conflict: post-only would trade, FOK not fillable, "
                                                "duplicate client_order_id / business_id, no enough trader.")
-E503 = OpenApiResponse(s.ErrorOut, description="Matcher unavailable (code 3).")
+E503 = OpenApiResponse(s.ErrorOut, description="Matcher unavailable (code 3), or the API's Redis (replay "
+                                               "protection, rate limits) unreachable (type unavailable); "
+                                               "nothing was done.")
 E504 = OpenApiResponse(s.ErrorOut, description="Matcher timeout (code 5): the command may have been applied.")
 PRIVATE_ERRORS = {401: E401, 403: E403, 503: E503, 504: E504}
 
