@@ -4,32 +4,17 @@ methods read the rows the matcher's history writer commits."""
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
 import time
 import uuid
-from pathlib import Path
 
 import pytest
-from django.conf import settings
 
 from apps.trading.client import MatcherClient
 from apps.trading.jsonrpc import JsonRpcApp
-from tests import services
 from tests.apps.trading.util import asgi_request
+from tests.matcherproc import ROOT, MatcherProc, server_database_url
 
-ROOT = Path(__file__).resolve().parents[3]
 pytestmark = pytest.mark.skipif(not (ROOT / "matcher" / "__main__.py").exists(), reason="no python -m matcher")
-
-
-def _database_url() -> str:
-    db = settings.DATABASES["default"]
-    if db["ENGINE"] != "django.db.backends.mysql":
-        pytest.skip("the matcher subprocess needs a server database")
-    auth = db["USER"] or "root"
-    if db["PASSWORD"]:
-        auth += ":" + db["PASSWORD"]
-    return f"mysql://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 3306}/{db['NAME']}"
 
 
 @pytest.fixture
@@ -37,34 +22,13 @@ def live_matcher(transactional_db, kafka_broker, tmp_path):
     from apps.markets.services import demo_config_seed
 
     demo_config_seed()
-    port = services.free_port()
-    env = dict(
-        os.environ,
-        DATABASE_URL=_database_url(),
-        MATCHER_RPC_HOST="127.0.0.1",
-        MATCHER_RPC_PORT=str(port),
-        KAFKA_BOOTSTRAP=kafka_broker.bootstrap,
-        MATCHER_KAFKA_TOPIC_PREFIX=f"rpc{uuid.uuid4().hex[:8]}.",
-        MATCHER_CONFIG_SYNC_INTERVAL="0.5",
-        SNAPSHOT_INTERVAL="0",
-        LOG_FORMAT="console",
-    )
-    log = open(tmp_path / "matcher.log", "wb")
-    proc = subprocess.Popen([services.python(), "-m", "matcher"], cwd=ROOT, env=env, stdout=log,
-                            stderr=subprocess.STDOUT, start_new_session=True)
+    proc = MatcherProc(server_database_url(), kafka_broker.bootstrap, log_path=tmp_path / "matcher.log",
+                       MATCHER_KAFKA_TOPIC_PREFIX=f"rpc{uuid.uuid4().hex[:8]}.", MATCHER_CONFIG_SYNC_INTERVAL="0.5")
     try:
-        services.wait_port("127.0.0.1", port, timeout=30)
-        yield port
+        proc.start(timeout=30)
+        yield proc.port
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
-        if proc.returncode not in (0, -15):
-            print((tmp_path / "matcher.log").read_text()[-4000:])
+        proc.stop(timeout=10)
 
 
 @pytest.fixture

@@ -6,6 +6,8 @@ import random
 
 from django.db import connections
 
+from tests.matcherproc import MatcherProc, database_url  # noqa: F401  (MatcherProc: re-exported)
+
 SETUP = [
     ("asset.put", ["BTC", 20, 8]),
     ("asset.put", ["ETH", 20, 8]),
@@ -20,11 +22,7 @@ def db_name() -> str:
 
 
 def db_url() -> str:
-    s = connections["default"].settings_dict
-    auth = s["USER"] or "root"
-    if s.get("PASSWORD"):
-        auth += ":" + s["PASSWORD"]
-    return f"mysql://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 3306}/{s['NAME']}"
+    return database_url()
 
 
 def deposit(uid: int, asset: str, amount: str, bid: int) -> tuple[str, list]:
@@ -158,80 +156,6 @@ def sql(query, params=()):
             return cur.fetchall()
         except Exception:  # noqa: BLE001
             return None
-
-
-# ---------------------------------------------------------------- matcher as a process
-
-class MatcherProc:
-    """``python -m matcher`` as a child process (so it can be killed with SIGKILL)."""
-
-    def __init__(self, database_url: str, kafka: str = "", port: int | None = None, **env):
-        from tests.services import free_port
-
-        self.port = port or free_port()
-        self.database_url = database_url
-        self.kafka = kafka
-        self.extra = {k: str(v) for k, v in env.items()}
-        self.proc = None
-        self.log = None
-
-    def start(self, timeout: float = 60.0) -> "MatcherProc":
-        import os
-        import subprocess
-        import sys
-        import tempfile
-        import time
-
-        from tests.services import port_open
-
-        env = dict(os.environ, DATABASE_URL=self.database_url, MATCHER_RPC_PORT=str(self.port),
-                   MATCHER_RPC_HOST="127.0.0.1", LOG_FORMAT="console", PYTHONUNBUFFERED="1")
-        if self.kafka:
-            env["KAFKA_BOOTSTRAP"] = self.kafka
-        else:
-            env["MATCHER_KAFKA"] = "false"
-        env.setdefault("SNAPSHOT_INTERVAL", "0")
-        env.update(self.extra)
-        self.log = tempfile.NamedTemporaryFile(prefix="matcher-", suffix=".log", delete=False)
-        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-        self.proc = subprocess.Popen([sys.executable, "-m", "matcher"], env=env, cwd=root,
-                                     stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"matcher exited with {self.proc.returncode}: {self.output()[-3000:]}")
-            if port_open("127.0.0.1", self.port, 0.2):
-                return self
-            time.sleep(0.05)
-        raise RuntimeError("matcher did not listen in time: " + self.output()[-3000:])
-
-    def output(self) -> str:
-        with open(self.log.name, errors="replace") as f:
-            return f.read()
-
-    def kill9(self) -> None:
-        import signal
-
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait()
-
-    def stop(self) -> None:
-        import signal
-        import subprocess
-
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-    def client(self, timeout: float = 10.0):
-        from apps.trading.client import MatcherClient
-
-        return MatcherClient("127.0.0.1", self.port, timeout=timeout, pool_size=2, retry_interval=0.05)
 
 
 class PrivateMariaDB:

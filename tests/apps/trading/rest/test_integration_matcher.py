@@ -2,35 +2,20 @@
 port, on the test database (committed rows: transactional_db), with the session's Kafka
 broker. Orders, fills and staff deposits go through the matcher; history is read from the
 rows its history writer commits."""
-import os
-import subprocess
 import time
 import uuid
-from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.test import Client
 
 from apps.markets.services import demo_config_seed
 from apps.trading import client as matcher_client
 from apps.trading.errors import RpcError
-from tests import services
+from tests.matcherproc import ROOT, MatcherProc, server_database_url
 
 from .conftest import signed_client
 
-ROOT = Path(__file__).resolve().parents[4]
 pytestmark = pytest.mark.skipif(not (ROOT / "matcher" / "__main__.py").exists(), reason="no python -m matcher")
-
-
-def _database_url() -> str:
-    db = settings.DATABASES["default"]
-    if db["ENGINE"] != "django.db.backends.mysql":
-        pytest.skip("the matcher subprocess needs a server database")
-    auth = db["USER"] or "root"
-    if db["PASSWORD"]:
-        auth += ":" + db["PASSWORD"]
-    return f"mysql://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 3306}/{db['NAME']}"
 
 
 def _wait(predicate, timeout=15.0, what="condition"):
@@ -50,38 +35,17 @@ def _wait(predicate, timeout=15.0, what="condition"):
 @pytest.fixture
 def live_matcher(transactional_db, kafka_broker, tmp_path):
     demo_config_seed()
-    port = services.free_port()
-    env = dict(
-        os.environ,
-        DATABASE_URL=_database_url(),
-        MATCHER_RPC_HOST="127.0.0.1",
-        MATCHER_RPC_PORT=str(port),
-        KAFKA_BOOTSTRAP=kafka_broker.bootstrap,
-        MATCHER_KAFKA_TOPIC_PREFIX=f"rest{uuid.uuid4().hex[:8]}.",
-        MATCHER_CONFIG_SYNC_INTERVAL="0.5",
-        SNAPSHOT_INTERVAL="0",
-        LOG_FORMAT="console",
-    )
-    log = open(tmp_path / "matcher.log", "wb")
-    proc = subprocess.Popen([services.python(), "-m", "matcher"], cwd=ROOT, env=env, stdout=log,
-                            stderr=subprocess.STDOUT, start_new_session=True)
-    sync = matcher_client.SyncMatcherClient(port=port, timeout=5.0)
+    proc = MatcherProc(server_database_url(), kafka_broker.bootstrap, log_path=tmp_path / "matcher.log",
+                       MATCHER_KAFKA_TOPIC_PREFIX=f"rest{uuid.uuid4().hex[:8]}.", MATCHER_CONFIG_SYNC_INTERVAL="0.5")
+    sync = matcher_client.SyncMatcherClient(port=proc.port, timeout=5.0)
     try:
-        services.wait_port("127.0.0.1", port, timeout=30)
+        proc.start(timeout=30)
         matcher_client.set_sync_client(sync)
         _wait(lambda: len(matcher_client.call_sync("market.list", [])) == 3, what="the market configuration")
-        yield proc
+        yield proc.proc
     finally:
         matcher_client.set_sync_client(None)
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
-        if proc.returncode not in (0, -15):
-            print((tmp_path / "matcher.log").read_text()[-4000:])
+        proc.stop(timeout=10)
 
 
 def test_trading_through_rest_against_the_real_matcher(live_matcher, django_user_model):
