@@ -190,7 +190,7 @@ class BalanceEvent:
         return d
 
     def kafka_payload(self) -> list:
-        """The `balances` topic array (only for business other than trade/fee)."""
+        """The `balances` topic array (rows of balance.update only: not ``from_trade``)."""
         return [self.time_us / 1e6, self.user_id, self.asset, self.business, raw(self.change)]
 
     def to_dict(self) -> dict:

@@ -2,8 +2,8 @@
 
 Payloads exactly as spec matching.md §7 (``DealEvent/OrderEvent/BalanceEvent.kafka_payload``);
 key = market (deals, orders) or user id (balances); header ``seq`` = the event's
-deterministic seq as ASCII digits, so consumers dedupe. Only ``balance.update`` rows go to
-``balances`` (business other than ``trade``/``fee``).
+deterministic seq as ASCII digits, so consumers dedupe. Every ``balance.update`` row goes
+to ``balances``, whatever its business; fill and fee rows (``BalanceEvent.from_trade``) do not.
 
 One thread owns an idempotent producer (``acks=all``, ``enable.idempotence``, no local
 message timeout). Every produced message stays in an in-flight list until its delivery
