@@ -74,8 +74,9 @@ SETUP = [
 async def throughput(args, bootstrap):
     from matcher.service import MatcherService
 
-    s = MatcherService(kafka_bootstrap="" if args.no_kafka else bootstrap, history=not args.no_history,
-                       snapshot_interval=0)
+    # from the settings, so the back-pressure limits can be varied through the environment
+    s = MatcherService.from_settings(kafka_bootstrap="" if args.no_kafka else bootstrap,
+                                     history=not args.no_history, snapshot_interval=0)
     await s.start()
     for m, p in SETUP:
         assert (await s.call(m, p))["error"] is None
@@ -157,15 +158,21 @@ async def throughput(args, bootstrap):
         await asyncio.sleep(0.05)
     drain = time.monotonic() - t_drain
     lags = []
+    seen_lags = []  # the same, timed when the matcher read the report (vs when the rows committed)
     if s.history is not None:
         reports = list(s.history.reports)
         j = 0
         for t0, oper in samples:
-            while j < len(reports) and (reports[j][0] < t0 or reports[j][1] < oper):
+            while j < len(reports) and (reports[j][2] < t0 or reports[j][1] < oper):
                 j += 1
             if j == len(reports):
                 break
-            lags.append(reports[j][0] - t0)
+            lags.append(reports[j][2] - t0)
+            seen_lags.append(reports[j][0] - t0)
+        if args.lag_trace:
+            with open(args.lag_trace, "w") as f:
+                for (t0, oper), lag, seen in zip(samples, lags, seen_lags):
+                    f.write(f"{t0 - t_start:.3f} {oper} {lag:.3f} {seen:.3f}\n")
     log = s._log
     out = {
         "orders": n, "refused_code_3": errors.get(3, 0), "seconds": round(elapsed, 2), "orders_per_s": round(n / elapsed),
@@ -178,7 +185,8 @@ async def throughput(args, bootstrap):
         "operations": s.engine.oper_seq - e0, "history_rows": s.history.rows_written if s.history else None,
         "kafka_delivered": s.kafka.delivered if s.kafka else None, "drain_after_s": round(drain, 2),
         "history_lag_ms": {"p50": round(pct(lags, 0.5) * 1000, 1), "p99": round(pct(lags, 0.99) * 1000, 1),
-                           "max": round(max(lags, default=0) * 1000, 1), "samples": len(lags)},
+                           "max": round(max(lags, default=0) * 1000, 1), "samples": len(lags),
+                           "p99_seen_by_matcher": round(pct(seen_lags, 0.99) * 1000, 1)},
         "snapshot": {k: results[1].get(k) for k in ("size", "replayed", "replay_s", "dump_s", "write_s", "wall_s")},
         "resting_orders_at_end": len(s.engine.dump_state()["orders"]),
     }
@@ -274,6 +282,7 @@ def main():
     ap.add_argument("--no-history", action="store_true", help="history follower off (for comparison)")
     ap.add_argument("--no-kafka", action="store_true", help="Kafka publisher off (for comparison)")
     ap.add_argument("--profile", action="store_true", help="cProfile of the event-loop thread")
+    ap.add_argument("--lag-trace", metavar="FILE", help="write the history lag samples (s since start, oper, lag s)")
     args = ap.parse_args()
     flush, version = prepare_database()
     import django

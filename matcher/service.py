@@ -50,7 +50,7 @@ class MatcherService:
                  kafka_bootstrap: str | None = None, history: bool = True,
                  snapshot_interval: float = 3600.0, snapshot_keep: int = 3,
                  log_backlog_limit: int = 50_000, history_lag_limit: int = 5_000,
-                 history_lag_limit_s: float = 0.5,
+                 history_lag_limit_s: float = 0.3,
                  kafka_backlog_limit: int = 500_000, log_max_batch: int = 5000,
                  config_sync=None, config_sync_interval: float = 0.0, kafka_config: dict | None = None,
                  kafka_topic_prefix: str = ""):
@@ -98,7 +98,7 @@ class MatcherService:
             snapshot_keep=getattr(settings, "SNAPSHOT_KEEP", 3),
             log_backlog_limit=getattr(settings, "MATCHER_LOG_BACKLOG_LIMIT", 50_000),
             history_lag_limit=getattr(settings, "MATCHER_HISTORY_LAG_LIMIT", 5_000),
-            history_lag_limit_s=getattr(settings, "MATCHER_HISTORY_LAG_LIMIT_S", 0.5),
+            history_lag_limit_s=getattr(settings, "MATCHER_HISTORY_LAG_LIMIT_S", 0.3),
             kafka_backlog_limit=getattr(settings, "MATCHER_KAFKA_BACKLOG_LIMIT", 500_000),
             config_sync_interval=getattr(settings, "MATCHER_CONFIG_SYNC_INTERVAL", 5.0),
             kafka_topic_prefix=getattr(settings, "MATCHER_KAFKA_TOPIC_PREFIX", ""),

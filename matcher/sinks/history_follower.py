@@ -39,7 +39,7 @@ POLL = 0.02  # s between polls of the operation log when caught up
 # operations read and written per step at most (settings.MATCHER_HISTORY_BATCH in the
 # process): a step's rows commit together, so a big step delays its first operation's rows
 # by the whole step's insert time (10,000 operations ≈ 2–3 s on the benchmark box)
-PAGE = 2_000
+PAGE = 1_000
 
 
 # ----------------------------------------------------------------------------- child
@@ -191,7 +191,8 @@ def _child_main() -> int:
     def report():
         lag = time.time() - tail.last_time_us / 1e6 if tail.last_time_us else None
         line = json.dumps({"oper": tail.oper, "event": tail.position, "rows": tail.rows,
-                           "lag_s": round(lag, 3) if lag is not None else None}) + "\n"
+                           "lag_s": round(lag, 3) if lag is not None else None,
+                           "t": round(time.time(), 4)}) + "\n"
         with lock:
             out.write(line)
             out.flush()
@@ -249,7 +250,7 @@ class HistoryFollower:
         self.restarts = 0
         self.healthy = True
         self.last_error: str | None = None
-        self.reports: deque = deque(maxlen=200_000)  # (monotonic time, oper) — for benchmarks
+        self.reports: deque = deque(maxlen=200_000)  # (monotonic time seen, oper, monotonic time committed) — benchmarks
         self._committed = committed
         self._rows_base = 0
         self._restart_delay = restart_delay
@@ -304,7 +305,9 @@ class HistoryFollower:
                     self.healthy = True
                     self.last_error = None
                     self._changed.notify_all()
-                self.reports.append((time.monotonic(), oper))
+                now = time.monotonic()
+                t = r.get("t")  # when the rows committed (the child's clock), if sent
+                self.reports.append((now, oper, now - (time.time() - t) if t else now))
             rc = proc.wait()
             with suppress(Exception):
                 proc.stdout.close()

@@ -402,7 +402,7 @@ def test_history_follower_lag_code_3_and_restart():
     import signal
 
     async def go():
-        s = service(history_lag_limit=20)
+        s = service(history_lag_limit=20, history_lag_limit_s=0)  # the operation limit alone
         await s.start()
         replies = await run_commands(s, SETUP + random_commands(random.Random(8), 100, users=3), concurrency=4)
         assert all(r["error"] is None or r["error"]["code"] != 3 for r in replies)
