@@ -37,7 +37,7 @@ def replay(db: Db, engine, upto: int | None = None, on_events=None) -> int:
     The next log pages are fetched by a helper thread meanwhile, and the cyclic GC is
     paused (only the young generations are collected after each page): full collections
     would walk the whole recovered book again and again (1M resting orders + 1M
-    operations: replay 22 s → ≈ 14 s)."""
+    operations: replay 22.6 s → 16.9 s with the prefetch)."""
     expected = engine.oper_seq + 1
     loads = orjson.loads
     execute = engine.execute
