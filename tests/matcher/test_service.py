@@ -29,6 +29,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def service(bootstrap="", prefix="", **kw):
     kw.setdefault("snapshot_interval", 0)
+    kw.setdefault("history_lag_limit_s", 5.0)  # see tests/matcherproc.py; back-pressure tests set theirs
     return MatcherService(kafka_bootstrap=bootstrap, kafka_topic_prefix=prefix, **kw)
 
 
