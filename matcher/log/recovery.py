@@ -31,6 +31,17 @@ class RecoveryError(Exception):
     pass
 
 
+def replay_entry(execute, loads, expected: int, oid: int, time_us: int, method: str, params: str):
+    """Apply one logged operation; it must be the next one and succeed as it did before."""
+    if oid != expected:
+        raise RecoveryError(f"operation log gap: expected operation {expected}, found {oid}")
+    out = execute(method, loads(params), time_us)
+    if out.error is not None or out.oper_id != oid:
+        raise RecoveryError(f"replay of operation {oid} ({method} {params}) failed: "
+                            f"{out.error or f'oper_id {out.oper_id}'}")
+    return out
+
+
 def replay(db: Db, engine, upto: int | None = None, on_events=None) -> int:
     """Apply the log rows after ``engine.oper_seq`` (up to ``upto``); returns the count.
 
@@ -48,12 +59,7 @@ def replay(db: Db, engine, upto: int | None = None, on_events=None) -> int:
     try:
         for rows in pages:
             for oid, tu, method, params in rows:
-                if oid != expected:
-                    raise RecoveryError(f"operation log gap: expected operation {expected}, found {oid}")
-                out = execute(method, loads(params), tu)
-                if out.error is not None or out.oper_id != oid:
-                    raise RecoveryError(f"replay of operation {oid} ({method} {params}) failed: "
-                                        f"{out.error or f'oper_id {out.oper_id}'}")
+                out = replay_entry(execute, loads, expected, oid, tu, method, params)
                 if on_events is not None and out.events:
                     on_events(out.events)
                 expected += 1

@@ -106,7 +106,7 @@ class HistoryTail:
         import orjson
 
         from matcher.log.db import placeholder
-        from matcher.log.recovery import RecoveryError
+        from matcher.log.recovery import replay_entry
 
         from .history import rows_of
 
@@ -125,12 +125,7 @@ class HistoryTail:
         loads = orjson.loads
         execute = engine.execute
         for oid, tu, method, params in log:
-            if oid != expected:
-                raise RecoveryError(f"operation log gap: expected operation {expected}, found {oid}")
-            out = execute(method, loads(params), tu)
-            if out.error is not None or out.oper_id != oid:
-                raise RecoveryError(f"replay of operation {oid} ({method} {params}) failed: "
-                                    f"{out.error or f'oper_id {out.oper_id}'}")
+            out = replay_entry(execute, loads, expected, oid, tu, method, params)
             evs = out.events
             if evs and evs[-1].seq > pos:
                 if evs[0].seq <= pos:
