@@ -6,7 +6,7 @@ One asyncio TCP server in front of a ``MatcherService``-like object (anything wi
 Wire format, both directions: frames of a 4-byte big-endian unsigned length followed by
 that many bytes of JSON (orjson).
 
-- request  ``{"id": <int>, "method": <str>, "params": [...]}``
+- request  ``{"id": <int>, "method": <str>, "params": [...][, "deadline": <epoch seconds>]}``
 - reply    ``{"id": <id>, "error": null | {"code", "message"[, "data"]}, "result": ...}``
 
 Connections are persistent and pipelined: a client may send any number of requests
@@ -22,6 +22,11 @@ Bad input:
   an error reply (code 1 ``invalid argument`` with ``data`` naming the field; ``id``
   echoed when it is an integer, else ``null``), and the connection stays open.
 
+A request whose ``deadline`` (Unix time, set by the client to when it stops waiting) has
+passed when its turn comes is answered code 5 ``service timeout`` and never reaches the
+service: a request that sat in buffers or behind a stall is not applied after its caller
+gave up. (One already applied when the deadline passes still is: docs/api.md "Timeouts".)
+
 The server trusts whoever can connect: it binds to loopback by default.
 """
 from __future__ import annotations
@@ -29,6 +34,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import struct
+import time
 
 import orjson
 
@@ -48,6 +54,8 @@ _dumps = orjson.dumps
 _loads = orjson.loads
 
 INTERNAL_ERROR = {"code": 2, "message": "internal error"}
+TIMEOUT_ERROR = {"code": 5, "message": "service timeout", "data": {"reason": "deadline passed before the command ran"}}
+_now = time.time
 
 
 def encode_frame(obj) -> bytes:
@@ -146,14 +154,21 @@ class _Connection(asyncio.Protocol):
         if type(params) is not list:
             self._reply(rid, _invalid("params", "must be an array"), None)
             return
+        deadline = req.get("deadline")
+        if deadline is not None and type(deadline) not in (float, int):
+            self._reply(rid, _invalid("deadline", "must be a number (Unix time)"), None)
+            return
         self.in_flight += 1
-        task = self.loop.create_task(self._run(rid, method, params))
+        task = self.loop.create_task(self._run(rid, method, params, deadline))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
-    async def _run(self, rid: int, method: str, params: list) -> None:
+    async def _run(self, rid: int, method: str, params: list, deadline=None) -> None:
         try:
-            reply = await self.service.call(method, params)
+            if deadline is not None and _now() > deadline:
+                reply = {"error": TIMEOUT_ERROR, "result": None}
+            else:
+                reply = await self.service.call(method, params)
             error = reply.get("error")
             result = reply.get("result")
         except asyncio.CancelledError:

@@ -141,12 +141,13 @@ class _Conn(asyncio.Protocol):
         if pos:
             del buf[:pos]
 
-    def send(self, method: str, params: list) -> tuple[int, asyncio.Future]:
+    def send(self, method: str, params: list, deadline: float) -> tuple[int, asyncio.Future]:
+        """Queue one request; the matcher will not start it after ``deadline`` (Unix time)."""
         rid = next(self.ids)
         if rid >= _ID_WRAP:
             self.ids = itertools.count(1)
             rid = next(self.ids)
-        body = _dumps({"id": rid, "method": method, "params": params})
+        body = _dumps({"id": rid, "method": method, "params": params, "deadline": deadline})
         if len(body) > MAX_REQUEST_FRAME:
             # the server would drop the connection (and every request in flight on it)
             raise RpcError.invalid("params", "request too large")
@@ -209,13 +210,15 @@ class MatcherClient:
         conn = await self._pick()
         results: list = [None] * len(calls)
         sent, where = [], []
+        limit = self.timeout if timeout is None else timeout
+        deadline = time.time() + limit
         for i, (method, params) in enumerate(calls):
             try:
-                sent.append(conn.send(method, params))
+                sent.append(conn.send(method, params, deadline))
                 where.append(i)
             except RpcError as exc:  # e.g. too large: this one is not sent, the others are
                 results[i] = exc
-        handle = conn.loop.call_later(self.timeout if timeout is None else timeout, _expire_many, conn, sent)
+        handle = conn.loop.call_later(limit, _expire_many, conn, sent)
         try:
             replies = await asyncio.gather(*(fut for _, fut in sent), return_exceptions=True)
         finally:
@@ -241,9 +244,10 @@ class MatcherClient:
 
     # -- internals ----------------------------------------------------------------------
     async def _send(self, conn: _Conn, method: str, params: list, timeout: float | None) -> dict:
-        rid, fut = conn.send(method, params)
+        limit = self.timeout if timeout is None else timeout
+        rid, fut = conn.send(method, params, time.time() + limit)
         loop = conn.loop
-        handle = loop.call_later(self.timeout if timeout is None else timeout, _expire, conn, rid, fut)
+        handle = loop.call_later(limit, _expire, conn, rid, fut)
         try:
             return await fut
         finally:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import struct
+import time
 
 import orjson
 import pytest
@@ -14,7 +15,8 @@ from tests.services import free_port
 
 
 class EchoService:
-    """Answers immediately; "sleep" waits params[0] seconds; "boom" raises."""
+    """Answers immediately; "sleep" waits params[0] seconds; "stall" blocks the whole event
+    loop params[0] seconds (as a long GC pause would); "boom" raises."""
 
     def __init__(self):
         self.calls = []
@@ -23,6 +25,9 @@ class EchoService:
         self.calls.append((method, params))
         if method == "sleep":
             await asyncio.sleep(params[0])
+            return {"error": None, "result": params[0]}
+        if method == "stall":
+            time.sleep(params[0])
             return {"error": None, "result": params[0]}
         if method == "boom":
             raise RuntimeError("boom")
@@ -145,6 +150,45 @@ async def test_client_timeout_is_code_5_and_late_reply_ignored():
         assert info.value.code == 5 and info.value.message == "service timeout"
         await asyncio.sleep(0.4)  # the late reply arrives and is dropped
         assert (await client.call("x", [1]))["params"] == [1]
+    finally:
+        await client.close()
+        await stop(task)
+
+
+async def test_request_past_its_deadline_never_reaches_the_service():
+    service = EchoService()
+    task, port = await start(service)
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(frame({"id": 1, "method": "late", "params": [], "deadline": time.time() - 0.01})
+                     + frame({"id": 2, "method": "on_time", "params": [], "deadline": time.time() + 5})
+                     + frame({"id": 3, "method": "no_deadline", "params": []})
+                     + frame({"id": 4, "method": "bad", "params": [], "deadline": "soon"}))
+        await writer.drain()
+        replies = {r["id"]: r for r in [await read_frame(reader) for _ in range(4)]}
+        assert replies[1]["error"]["code"] == 5 and replies[1]["error"]["message"] == "service timeout"
+        assert replies[2]["error"] is None and replies[3]["error"] is None
+        assert replies[4]["error"]["data"]["param"] == "deadline"
+        assert [m for m, _ in service.calls] == ["on_time", "no_deadline"]
+        writer.close()
+    finally:
+        await stop(task)
+
+
+async def test_client_timeout_means_not_started_when_the_matcher_stalled():
+    """A request queued behind a stall is answered code 5 and is not applied later."""
+    service = EchoService()
+    task, port = await start(service)
+    client = MatcherClient("127.0.0.1", port, timeout=2.0, pool_size=1)
+    try:
+        await client.call("warm", [])
+        stall = asyncio.create_task(client.call("stall", [0.5]))
+        await asyncio.sleep(0)  # the stall is queued first; both go out in one write
+        with pytest.raises(MatcherTimeout):
+            await client.call("deposit", [1], timeout=0.2)
+        assert await stall == 0.5
+        await asyncio.sleep(0.1)
+        assert [m for m, _ in service.calls] == ["warm", "stall"]  # the deposit never ran
     finally:
         await client.close()
         await stop(task)
