@@ -80,18 +80,19 @@ class StaffView(ApiView):
 
 
 # --- public ------------------------------------------------------------------------------
+# Examples of list responses are one element: drf-spectacular wraps them in the list.
 class MarketListView(PublicView):
     @extend_schema(tags=["public"], summary="Markets (config order)", responses={200: s.MarketOut(many=True)},
-                   examples=[OpenApiExample("markets", response_only=True, value=[{
+                   examples=[OpenApiExample("markets", response_only=True, value={
                        "name": "BTCUSDT", "stock": "BTC", "money": "USDT", "stock_prec": 8, "money_prec": 2,
-                       "fee_prec": 4, "min_amount": "0.001", "listed": True}])])
+                       "fee_prec": 4, "min_amount": "0.001", "listed": True})])
     def get(self, request):
         return Response(selectors.market_list())
 
 
 class AssetListView(PublicView):
     @extend_schema(tags=["public"], summary="Assets (config order)", responses={200: s.AssetOut(many=True)},
-                   examples=[OpenApiExample("assets", response_only=True, value=[{"name": "BTC", "prec": 8}])])
+                   examples=[OpenApiExample("assets", response_only=True, value={"name": "BTC", "prec": 8})])
     def get(self, request):
         return Response(selectors.asset_list())
 
@@ -108,17 +109,17 @@ class DepthView(PublicView):
 class MarketDealListView(PublicView):
     @extend_schema(tags=["public"], summary="Recent deals of a market, newest first", parameters=[s.MarketDealsQuery],
                    responses={200: s.MarketDealOut(many=True), 400: E400},
-                   examples=[OpenApiExample("deals", response_only=True, value=[
-                       {"id": 124, "time": 1602632410.913296, "price": "8000", "amount": "0.01", "type": "sell"}])])
+                   examples=[OpenApiExample("deals", response_only=True, value={
+                       "id": 124, "time": 1602632410.913296, "price": "8000", "amount": "0.01", "type": "sell"})])
     def get(self, request):
         return Response(selectors.market_deal_list(**_query(s.MarketDealsQuery, request)))
 
 
 class TickerListView(PublicView):
     @extend_schema(tags=["public"], summary="24 h tickers of listed markets", responses={200: s.TickerOut(many=True)},
-                   examples=[OpenApiExample("tickers", response_only=True, value=[{
+                   examples=[OpenApiExample("tickers", response_only=True, value={
                        "market": "BTCUSDT", "last": "8000", "open": "7900", "high": "8100", "low": "7800",
-                       "volume": "12.5", "deal": "100000", "period": 86400}])])
+                       "volume": "12.5", "deal": "100000", "period": 86400})])
     def get(self, request):
         return Response(selectors.ticker_list())
 
@@ -127,8 +128,8 @@ class TickerListView(PublicView):
 class BalanceListView(ApiView):
     @extend_schema(tags=["balances"], summary="Your balances (live)", parameters=[s.BalanceQuery],
                    responses={200: s.BalanceOut(many=True), 400: E400, **PRIVATE_ERRORS},
-                   examples=[OpenApiExample("balances", response_only=True, value=[
-                       {"asset": "BTC", "available": "1.5", "freeze": "0.5"}])])
+                   examples=[OpenApiExample("balances", response_only=True, value={
+                       "asset": "BTC", "available": "1.5", "freeze": "0.5"})])
     def get(self, request):
         q = _query(s.BalanceQuery, request)
         return Response(selectors.balance_list(user=request.user, assets=q.get("asset")))
