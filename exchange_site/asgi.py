@@ -15,13 +15,14 @@ django_http = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from apps.trading.jsonrpc import app as jsonrpc_app  # noqa: E402
+from exchange_site.origins import BrowserOriginValidator  # noqa: E402
 
 websocket_routes = []  # the ViaBTC websocket protocol (/ws) is added by the realtime step
 
 channels_application = ProtocolTypeRouter(
     {
         "http": django_http,
-        "websocket": URLRouter(websocket_routes),
+        "websocket": BrowserOriginValidator(URLRouter(websocket_routes)),
     }
 )
 
