@@ -33,6 +33,14 @@ def service(bootstrap="", prefix="", **kw):
     return MatcherService(kafka_bootstrap=bootstrap, kafka_topic_prefix=prefix, **kw)
 
 
+async def until_accepting(s, timeout: float = 15.0):
+    """Wait until the service accepts mutating commands again (no back-pressure)."""
+    for _ in range(int(timeout / 0.05)):
+        if s.refusal() is None:
+            return
+        await asyncio.sleep(0.05)
+
+
 async def session(cmds, *, snapshot_after=(), **kw):
     """Start a service (recovering from the database), run cmds (snapshots after the
     given command counts), stop. Returns (service, replies, snapshot metas)."""
@@ -375,10 +383,7 @@ def test_history_lag_time_bound_code_3():
                 await asyncio.sleep(0.005)
         finally:
             os.kill(h._proc.pid, signal.SIGCONT)
-        for _ in range(300):
-            if s.refusal() is None:
-                break
-            await asyncio.sleep(0.05)
+        await until_accepting(s)
         ok_after = await s.call("balance.update", [1, "USDT", "deposit", 10**6, "1", {}])
         await s.stop()
         return accepted, refused, ok_after
@@ -419,10 +424,7 @@ def test_history_follower_lag_code_3_and_restart():
             read = await s.call("balance.query", [1])
         finally:
             os.kill(h._proc.pid, signal.SIGCONT)
-        for _ in range(300):
-            if s.refusal() is None:
-                break
-            await asyncio.sleep(0.05)
+        await until_accepting(s)
         ok_after = await s.call("balance.update", [1, "USDT", "deposit", 999999, "1", {}])
         pid = h._proc.pid
         os.kill(pid, signal.SIGKILL)
