@@ -1,0 +1,89 @@
+"""Django core: environment, secrets, hosts, apps, middleware, templates, static files, i18n."""
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent  # the repository root
+env = environ.Env()  # reads every variable of the settings package
+
+RUN_DIR = Path(env.str("RUN_DIR", default=str(BASE_DIR / ".run")))  # state of the embedded dev services
+
+EXCHANGE_ENV = env.str("EXCHANGE_ENV", default="development")  # development | production
+PRODUCTION = EXCHANGE_ENV == "production"  # production: SECRET_KEY required, DEBUG refused
+
+DEBUG = env.bool("DEBUG", default=not PRODUCTION)  # on in development, must be off in production
+if PRODUCTION and DEBUG:
+    raise environ.ImproperlyConfigured("DEBUG must be off when EXCHANGE_ENV=production")
+if PRODUCTION:
+    SECRET_KEY = env.str("SECRET_KEY")  # required in production: fails loudly when missing
+else:
+    SECRET_KEY = env.str("SECRET_KEY", default="dev-only-insecure-secret-key-change-me-0123456789")
+
+PORT = env.int("PORT", default=8000)  # the site's port (daphne under `make run`)
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[] if PRODUCTION else ["127.0.0.1", "localhost", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])  # origins allowed to post forms (TLS proxy)
+
+# Django apps; steps 8-10 add apps.marketdata, apps.realtime, apps.alerts (or their names).
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "channels",
+    "apps.markets",
+    "apps.accounts",
+    "apps.trading",
+    "apps.history",
+]
+
+# Django middleware of the site (JSON-RPC at POST / is an ASGI app in front of it).
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "exchange_site.urls"  # the site's URLs
+ASGI_APPLICATION = "exchange_site.asgi.application"  # HTTP (JSON-RPC, Django) and websockets
+
+# Django templates: the project's templates/ plus each app's.
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# Django's password checks for user accounts.
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"  # default language of the site
+TIME_ZONE = "UTC"  # every process runs in UTC
+USE_I18N = True  # Django translation machinery on
+USE_TZ = True  # aware datetimes everywhere
+
+STATIC_URL = "static/"  # URL prefix of static files
+STATICFILES_DIRS = [BASE_DIR / "static"]  # the project's own static files
+STATIC_ROOT = BASE_DIR / "staticfiles"  # where collectstatic puts them

@@ -1,0 +1,28 @@
+"""Redis, caches, the channel layer, Kafka, Celery."""
+from .base import env
+
+REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")  # channel layer, api cache, Celery
+KAFKA_BOOTSTRAP = env.str("KAFKA_BOOTSTRAP", default="127.0.0.1:9092")  # the matcher publishes events here
+
+# default: per-process memory; api: Redis shared by the web workers (apps.accounts keeps
+# used API-key signatures and DRF its throttle counters there; see API_REPLAY_CACHE).
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "api": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": env.str("API_CACHE_URL", default=REDIS_URL),
+        "KEY_PREFIX": "api",
+    },
+}
+
+# Django Channels over Redis (websockets).
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        # redis-py 8 has a 5 s socket timeout that kills idle websocket receives.
+        "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": None}], "capacity": 1500, "expiry": 10},
+    }
+}
+
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)  # Celery broker
+CELERY_TIMEZONE = "UTC"  # Celery beat schedules in UTC
