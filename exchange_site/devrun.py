@@ -17,8 +17,9 @@ import sys
 from contextlib import closing
 from pathlib import Path
 
-BASE_DIR = Path(__file__).resolve().parent.parent
-RUN_DIR = Path(os.environ.get("RUN_DIR", BASE_DIR / ".run"))
+# the settings' view of this environment: their defaults are the preferred values here
+from exchange_site.settings import BASE_DIR, MATCHER_RPC_PORT, PORT, RUN_DIR
+
 PY = sys.executable
 
 
@@ -144,10 +145,10 @@ def main() -> None:
     env["RUN_DIR"] = str(RUN_DIR)
     env.setdefault("DJANGO_SETTINGS_MODULE", "exchange_site.settings")
     env.setdefault("LOG_FORMAT", "console")
-    port = int(env.get("PORT", "8000"))
+    port = PORT
     env["PORT"] = str(port)
     env, service_programs, notes = embedded_services(env)
-    env.setdefault("MATCHER_RPC_PORT", str(_free_port(7316)))
+    env.setdefault("MATCHER_RPC_PORT", str(_free_port(MATCHER_RPC_PORT)))
     notes.append(f"matcher 127.0.0.1:{env['MATCHER_RPC_PORT']} (RPC, loopback only)")
     password = prepare_database(env)
     config = supervisord_config(service_programs + platform_programs(port))

@@ -4,7 +4,7 @@
     python -m matcher snapshot   make a snapshot from the committed operation log (offline:
                                  needs only the database; safe beside a running matcher)
 
-Configuration comes from the environment through exchange_site/settings.py.
+Configuration comes from the environment through the exchange_site.settings package.
 """
 from __future__ import annotations
 
@@ -70,7 +70,7 @@ def offline_snapshot() -> int:
     upto = last_log_id(db)
     positions = read_progress(db)
     sink = min(positions.values()) if positions else None
-    _, meta = make_snapshot(db, None, upto, getattr(settings, "SNAPSHOT_KEEP", 3), sink)
+    _, meta = make_snapshot(db, None, upto, settings.SNAPSHOT_KEEP, sink)
     print(meta)
     return 0
 

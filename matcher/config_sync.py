@@ -57,7 +57,7 @@ async def sync_config(service) -> list:
     from django.conf import settings
 
     assets, markets = await asyncio.to_thread(read_config)
-    fee_account = getattr(settings, "FEE_ACCOUNT_USER_ID", None)
+    fee_account = settings.FEE_ACCOUNT_USER_ID
     done = []
     for method, params in commands_for(service.engine, assets, markets, fee_account):
         reply = await service.call(method, params)

@@ -40,8 +40,6 @@ import orjson
 
 logger = logging.getLogger("matcher.server")
 
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 7316
 #: largest request frame accepted (bytes of JSON)
 MAX_FRAME = 4 * 1024 * 1024
 #: requests in flight per connection before the server stops reading from it
@@ -234,7 +232,7 @@ class RpcServer:
         self.connections: set[_Connection] = set()
         self.server: asyncio.base_events.Server | None = None
 
-    async def start(self, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> tuple[str, int]:
+    async def start(self, host: str, port: int) -> tuple[str, int]:
         loop = asyncio.get_running_loop()
         self.server = await loop.create_server(lambda: _Connection(self), host, port, reuse_address=True)
         address = self.server.sockets[0].getsockname()
@@ -252,9 +250,9 @@ class RpcServer:
                 pass
 
 
-async def serve(service, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *, ready=None,
+async def serve(service, host: str, port: int, *, ready=None,
                 max_frame: int = MAX_FRAME, max_in_flight: int = MAX_IN_FLIGHT) -> None:
-    """Serve ``service`` on ``host:port`` until cancelled.
+    """Serve ``service`` on ``host:port`` (the MATCHER_RPC_HOST/PORT settings in matcher/__main__) until cancelled.
 
     ``ready`` (optional) is told the bound address ``(host, port)`` once the socket
     listens (useful with ``port=0``): an ``asyncio.Future`` gets it as its result, an

@@ -47,33 +47,41 @@ def _error(code, message, data=None) -> dict:
 
 class MatcherService:
     def __init__(self, *, engine: Engine | None = None, alias: str = "default",
-                 kafka_bootstrap: str | None = None, history: bool = True,
-                 snapshot_interval: float = 3600.0, snapshot_keep: int = 3,
-                 log_backlog_limit: int = 50_000, history_lag_limit: int = 5_000,
-                 history_lag_limit_s: float = 0.3,
-                 kafka_backlog_limit: int = 500_000, log_max_batch: int = 5000,
+                 kafka_bootstrap: str | None = None, history: bool | None = None,
+                 snapshot_interval: float | None = None, snapshot_keep: int | None = None,
+                 log_backlog_limit: int | None = None, history_lag_limit: int | None = None,
+                 history_lag_limit_s: float | None = None,
+                 kafka_backlog_limit: int | None = None, log_max_batch: int = 5000,
                  config_sync=None, config_sync_interval: float = 0.0, kafka_config: dict | None = None,
-                 kafka_topic_prefix: str = ""):
+                 kafka_topic_prefix: str | None = None):
         """``engine`` given → no recovery (tests); else the engine is recovered from the
-        database in ``start()``. ``kafka_bootstrap`` None/"" → no Kafka publisher."""
+        database in ``start()``. ``kafka_bootstrap`` None/"" → no Kafka publisher.
+        Arguments left None come from the settings (MATCHER_HISTORY, SNAPSHOT_*,
+        MATCHER_*_LIMIT*, MATCHER_KAFKA_TOPIC_PREFIX); ``from_settings`` also wires Kafka
+        and the configuration sync interval from them."""
+        from django.conf import settings
+
+        def setting(value, name):
+            return getattr(settings, name) if value is None else value
+
         self.engine = engine
         self.alias = alias
         self.kafka_bootstrap = kafka_bootstrap
-        self.history_enabled = history
-        self.snapshot_interval = snapshot_interval
-        self.snapshot_keep = snapshot_keep
-        self.log_backlog_limit = log_backlog_limit
-        self.history_lag_limit = history_lag_limit  # operations
-        self.history_lag_limit_s = history_lag_limit_s  # seconds (0: no time bound)
+        self.history_enabled = setting(history, "MATCHER_HISTORY")
+        self.snapshot_interval = setting(snapshot_interval, "SNAPSHOT_INTERVAL")
+        self.snapshot_keep = setting(snapshot_keep, "SNAPSHOT_KEEP")
+        self.log_backlog_limit = setting(log_backlog_limit, "MATCHER_LOG_BACKLOG_LIMIT")
+        self.history_lag_limit = setting(history_lag_limit, "MATCHER_HISTORY_LAG_LIMIT")  # operations
+        self.history_lag_limit_s = setting(history_lag_limit_s, "MATCHER_HISTORY_LAG_LIMIT_S")  # s (0: no time bound)
         # (last oper id of a commit, monotonic time it was acknowledged) of commits whose
         # history is not known to be written yet: the head gives the oldest such ack
         self._acks: deque = deque(maxlen=100_000)
-        self.kafka_backlog_limit = kafka_backlog_limit
+        self.kafka_backlog_limit = setting(kafka_backlog_limit, "MATCHER_KAFKA_BACKLOG_LIMIT")
         self.log_max_batch = log_max_batch
         self.config_sync = config_sync  # async callable(service), e.g. matcher.config_sync.sync_config
         self.config_sync_interval = config_sync_interval
         self.kafka_config = kafka_config
-        self.kafka_topic_prefix = kafka_topic_prefix
+        self.kafka_topic_prefix = setting(kafka_topic_prefix, "MATCHER_KAFKA_TOPIC_PREFIX")
         self.recovery_info: dict | None = None
         self._pending: deque = deque()  # (oper_id, future, events) in oper_id order
         self._last_t = 0
@@ -92,16 +100,8 @@ class MatcherService:
         from django.conf import settings
 
         kw = dict(
-            kafka_bootstrap=getattr(settings, "KAFKA_BOOTSTRAP", "") if getattr(settings, "MATCHER_KAFKA", True) else "",
-            history=getattr(settings, "MATCHER_HISTORY", True),
-            snapshot_interval=getattr(settings, "SNAPSHOT_INTERVAL", 3600),
-            snapshot_keep=getattr(settings, "SNAPSHOT_KEEP", 3),
-            log_backlog_limit=getattr(settings, "MATCHER_LOG_BACKLOG_LIMIT", 50_000),
-            history_lag_limit=getattr(settings, "MATCHER_HISTORY_LAG_LIMIT", 5_000),
-            history_lag_limit_s=getattr(settings, "MATCHER_HISTORY_LAG_LIMIT_S", 0.3),
-            kafka_backlog_limit=getattr(settings, "MATCHER_KAFKA_BACKLOG_LIMIT", 500_000),
-            config_sync_interval=getattr(settings, "MATCHER_CONFIG_SYNC_INTERVAL", 5.0),
-            kafka_topic_prefix=getattr(settings, "MATCHER_KAFKA_TOPIC_PREFIX", ""),
+            kafka_bootstrap=settings.KAFKA_BOOTSTRAP if settings.MATCHER_KAFKA else "",
+            config_sync_interval=settings.MATCHER_CONFIG_SYNC_INTERVAL,
         )
         kw.update(overrides)
         return cls(**kw)

@@ -84,7 +84,7 @@ def signed_message(*, timestamp: str, method: str, path: str, body: bytes) -> by
 
 
 def _window_s() -> int:
-    return int(getattr(settings, "API_SIGNATURE_WINDOW_S", 30))
+    return settings.API_SIGNATURE_WINDOW_S
 
 
 def _replay_mark(key: str) -> bool:

@@ -175,12 +175,15 @@ class _Conn(asyncio.Protocol):
 class MatcherClient:
     """Async pooled, pipelined client. Bound to the event loop it is first used in."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 7316, timeout: float = 1.0, *,
-                 pool_size: int = 2, connect_timeout: float = 1.0, retry_interval: float = 0.2):
-        self.host = host
-        self.port = port
-        self.timeout = timeout
-        self.pool_size = max(1, pool_size)
+    def __init__(self, host: str | None = None, port: int | None = None, timeout: float | None = None, *,
+                 pool_size: int | None = None, connect_timeout: float = 1.0, retry_interval: float = 0.2):
+        """Arguments left None come from the MATCHER_RPC_* settings."""
+        from django.conf import settings
+
+        self.host = settings.MATCHER_RPC_HOST if host is None else host
+        self.port = settings.MATCHER_RPC_PORT if port is None else port
+        self.timeout = settings.MATCHER_RPC_TIMEOUT if timeout is None else timeout
+        self.pool_size = max(1, settings.MATCHER_RPC_POOL_SIZE if pool_size is None else pool_size)
         self.connect_timeout = connect_timeout
         self.retry_interval = retry_interval
         self._conns: list[_Conn | None] = [None] * self.pool_size
@@ -323,16 +326,7 @@ _clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, MatcherClient]" 
 
 
 def client_from_settings(**overrides) -> MatcherClient:
-    from django.conf import settings
-
-    kwargs = {
-        "host": getattr(settings, "MATCHER_RPC_HOST", "127.0.0.1"),
-        "port": getattr(settings, "MATCHER_RPC_PORT", 7316),
-        "timeout": getattr(settings, "MATCHER_RPC_TIMEOUT", 1.0),
-        "pool_size": getattr(settings, "MATCHER_RPC_POOL_SIZE", 2),
-    }
-    kwargs.update(overrides)
-    return MatcherClient(**kwargs)
+    return MatcherClient(**overrides)
 
 
 def get_client() -> MatcherClient:
@@ -358,9 +352,12 @@ class SyncMatcherClient:
     """Thread-safe blocking facade: one background thread runs an event loop that owns a
     MatcherClient; calls from any thread are handed to it."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 7316, timeout: float = 1.0, **kwargs):
-        self.timeout = timeout
-        self._args = dict(host=host, port=port, timeout=timeout, **kwargs)
+    def __init__(self, host: str | None = None, port: int | None = None, timeout: float | None = None, **kwargs):
+        """Arguments left None come from the MATCHER_RPC_* settings (see MatcherClient)."""
+        from django.conf import settings
+
+        self.timeout = settings.MATCHER_RPC_TIMEOUT if timeout is None else timeout
+        self._args = dict(host=host, port=port, timeout=self.timeout, **kwargs)
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._client: MatcherClient | None = None
@@ -411,14 +408,7 @@ def get_sync_client() -> SyncMatcherClient:
     if _sync_client is None:
         with _sync_lock:
             if _sync_client is None:
-                from django.conf import settings
-
-                _sync_client = SyncMatcherClient(
-                    host=getattr(settings, "MATCHER_RPC_HOST", "127.0.0.1"),
-                    port=getattr(settings, "MATCHER_RPC_PORT", 7316),
-                    timeout=getattr(settings, "MATCHER_RPC_TIMEOUT", 1.0),
-                    pool_size=getattr(settings, "MATCHER_RPC_POOL_SIZE", 2),
-                )
+                _sync_client = SyncMatcherClient()
     return _sync_client
 
 

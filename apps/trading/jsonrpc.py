@@ -51,7 +51,6 @@ MARKETDATA_METHOD_NAMES = frozenset((
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
 MAX_BATCH = 1000
-DEFAULT_MAX_BODY = 4 * 1024 * 1024
 
 _loads = orjson.loads
 _dumps = orjson.dumps
@@ -121,31 +120,31 @@ class JsonRpcApp:
         self._trusted_hosts: dict[str, bool] = {}
 
     # -- configuration -----------------------------------------------------------------
-    def _opt(self, name, setting, default):
+    def _opt(self, name, setting):
         value = self._overrides[name]
         if value is not self._UNSET:
             return value
         from django.conf import settings
 
-        return getattr(settings, setting, default)
+        return getattr(settings, setting)
 
     def _configure(self) -> None:
         self.allowed_networks = _parse_networks(
-            self._opt("allowed_networks", "JSONRPC_ALLOWED_NETWORKS", ["127.0.0.0/8", "::1/128"]))
-        token = self._opt("service_token", "JSONRPC_SERVICE_TOKEN", "") or ""
+            self._opt("allowed_networks", "JSONRPC_ALLOWED_NETWORKS"))
+        token = self._opt("service_token", "JSONRPC_SERVICE_TOKEN") or ""
         self.service_token = token.encode() if token else b""
-        self.require_token = bool(self._opt("require_token", "JSONRPC_REQUIRE_TOKEN", False))
+        self.require_token = bool(self._opt("require_token", "JSONRPC_REQUIRE_TOKEN"))
         if self.require_token and not self.service_token:
             raise RuntimeError("JSONRPC_REQUIRE_TOKEN is set but JSONRPC_SERVICE_TOKEN is empty")
         self.trusted_proxies = _parse_networks(
-            self._opt("trusted_proxies", "JSONRPC_TRUSTED_PROXIES", ["127.0.0.0/8", "::1/128"]))
-        origins = self._opt("allowed_origins", "JSONRPC_ALLOWED_ORIGINS", [])
+            self._opt("trusted_proxies", "JSONRPC_TRUSTED_PROXIES"))
+        origins = self._opt("allowed_origins", "JSONRPC_ALLOWED_ORIGINS")
         self.allowed_origins = frozenset(o.rstrip("/").lower().encode() for o in origins)
-        self.max_body = int(self._opt("max_body", "JSONRPC_MAX_BODY", DEFAULT_MAX_BODY))
-        self.backend_timeout = float(self._opt("backend_timeout", "JSONRPC_BACKEND_TIMEOUT", 1.0))
+        self.max_body = int(self._opt("max_body", "JSONRPC_MAX_BODY"))
+        self.backend_timeout = float(self._opt("backend_timeout", "JSONRPC_BACKEND_TIMEOUT"))
         self.batch_timeout_per_call = float(
-            self._opt("batch_timeout_per_call", "JSONRPC_BATCH_TIMEOUT_PER_CALL", 0.002))
-        threads = int(self._opt("threads", "JSONRPC_THREADS", 8))
+            self._opt("batch_timeout_per_call", "JSONRPC_BATCH_TIMEOUT_PER_CALL"))
+        threads = int(self._opt("threads", "JSONRPC_THREADS"))
         self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="jsonrpc-history")
         self.history_methods = self._load_backend(
             "history_methods", "apps.history.rpc", "HISTORY_METHODS")

@@ -179,7 +179,7 @@ def _child_main() -> int:
     from django.conf import settings
 
     db = Db(alias)
-    tail = HistoryTail(db, stop=lambda: eof, page=getattr(settings, "MATCHER_HISTORY_BATCH", PAGE))
+    tail = HistoryTail(db, stop=lambda: eof, page=settings.MATCHER_HISTORY_BATCH)
     tail.db_write = Db(alias)
     lock = threading.Lock()
 
