@@ -325,16 +325,12 @@ def _expire_many(conn: _Conn, sent: list) -> None:
 _clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, MatcherClient]" = weakref.WeakKeyDictionary()
 
 
-def client_from_settings(**overrides) -> MatcherClient:
-    return MatcherClient(**overrides)
-
-
 def get_client() -> MatcherClient:
     """The client of the running event loop, configured from settings (created on first use)."""
     loop = asyncio.get_running_loop()
     client = _clients.get(loop)
     if client is None:
-        client = _clients[loop] = client_from_settings()
+        client = _clients[loop] = MatcherClient()
     return client
 
 
