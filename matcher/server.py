@@ -252,7 +252,8 @@ class RpcServer:
 
 async def serve(service, host: str, port: int, *, ready=None,
                 max_frame: int = MAX_FRAME, max_in_flight: int = MAX_IN_FLIGHT) -> None:
-    """Serve ``service`` on ``host:port`` (the MATCHER_RPC_HOST/PORT settings in matcher/__main__) until cancelled.
+    """Serve ``service`` on ``host:port`` until cancelled (matcher/__main__ passes the
+    MATCHER_RPC_HOST / MATCHER_RPC_PORT settings).
 
     ``ready`` (optional) is told the bound address ``(host, port)`` once the socket
     listens (useful with ``port=0``): an ``asyncio.Future`` gets it as its result, an
