@@ -145,6 +145,10 @@ def test_debug_off_landing_page_and_static_files_served(instance):
     assert status == 200 and b'href="/admin/"' in body and b'href="/api/docs/"' in body
     status, headers, body = fetch(f"{instance.site}/no-such-page/")
     assert status == 404 and b"URLconf" not in body and b"DEBUG" not in body  # no DEBUG page
+    for host in ("localhost", "127.0.0.1", "[::1]"):  # the dev hosts, on any port, still allowed
+        request = urllib.request.Request(f"{instance.site}/", headers={"Host": f"{host}:{instance.port}"})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.status == 200, host
     status, headers, body = fetch(f"{instance.site}/static/admin/css/base.css")  # a styled admin
     assert status == 200 and headers["content-type"].startswith("text/css") and b"body" in body
 
