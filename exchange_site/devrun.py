@@ -8,6 +8,7 @@ once. Ctrl-C stops supervisord, which stops everything it started.
 """
 from __future__ import annotations
 
+import fcntl
 import os
 import secrets
 import shutil
@@ -21,6 +22,7 @@ from pathlib import Path
 from exchange_site.settings import BASE_DIR, MATCHER_RPC_PORT, PORT, RUN_DIR
 
 PY = sys.executable
+LOCK_NAME = "devrun.lock"  # held (flock) by the running instance: devrun, then supervisord after exec
 
 
 def _free_port(preferred: int) -> int:
@@ -32,6 +34,52 @@ def _free_port(preferred: int) -> int:
                 continue
             return s.getsockname()[1]
     raise RuntimeError("no free port")
+
+
+def _port_free(port: int) -> bool:
+    with closing(socket.socket()) as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def instance_lock(port: int) -> int:
+    """Take the checkout's instance lock, or exit(1) with one line when `make run` already runs.
+
+    The lock is an flock on .run/devrun.lock, kept across exec() by supervisord (which
+    closes it in its children); the kernel drops it when supervisord ends, however it ends.
+    Nothing is written before it is held.
+    """
+    fd = os.open(RUN_DIR / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        held = os.read(fd, 200).decode(errors="replace").split()
+        os.close(fd)
+        pid, site = (held + ["?", "?"])[:2]
+        sys.exit(
+            f"make run is already running in this checkout (pid {pid}, site {site}, state {RUN_DIR}); "
+            f"stop it with Ctrl-C in its terminal or `kill {pid}`, then run it again."
+        )
+    os.ftruncate(fd, 0)
+    os.write(fd, f"{os.getpid()} http://127.0.0.1:{port}/\n".encode())
+    os.set_inheritable(fd, True)  # survives the exec into supervisord
+    return fd
+
+
+def private_run_dir() -> None:
+    """.run holds secrets (admin password, database, Redis' AOF): owner only, also for
+    files an earlier version left readable."""
+    RUN_DIR.chmod(0o700)
+    for root, dirs, files in os.walk(RUN_DIR):
+        for name in dirs + files:
+            path = Path(root, name)
+            if not path.is_symlink():
+                mode = path.stat().st_mode
+                if mode & 0o077:
+                    path.chmod(mode & 0o700)
 
 
 def _redis_server_binary() -> tuple[str, str]:
@@ -62,21 +110,44 @@ def embedded_services(env: dict) -> tuple[dict, list[tuple[str, str]], list[str]
         port = _free_port(6380)
         binary, origin = _redis_server_binary()
         redis_dir = RUN_DIR / "redis"
-        redis_dir.mkdir(exist_ok=True)
-        programs.append(
-            ("redis", f"{binary} --bind 127.0.0.1 --port {port} --save '' --appendonly no --dir {redis_dir}")
-        )
+        redis_dir.mkdir(mode=0o700, exist_ok=True)
+        programs.append(("redis", redis_command(binary, port, redis_dir)))
         env["REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
         notes.append(f"redis   127.0.0.1:{port} ({origin})")
     return env, programs, notes
 
 
+def redis_command(binary: str, port: int, directory: Path) -> str:
+    """The embedded Redis keeps what it is told across restarts: replay marks of signed
+    requests (apps.accounts) must outlive a restart within their window, so every write is
+    in the append-only file, fsynced, before Redis answers (docs/api.md "Replay")."""
+    return (f"{binary} --bind 127.0.0.1 --port {port} --dir {directory} --save '' "
+            "--appendonly yes --appendfsync always")
+
+
+def web_command(port: int, app: str = "exchange_site.asgi:application") -> str:
+    """uvicorn with uvloop + httptools and websockets: HTTP (JSON-RPC, REST, admin) and
+    Channels' websockets in one process (docs/benchmarks.md "make run's web server").
+    --no-proxy-headers: the application decides whom to believe about X-Forwarded-For
+    (JSONRPC_TRUSTED_PROXIES), uvicorn must not rewrite the peer address first."""
+    return (f"{PY} -m uvicorn {app} --host 127.0.0.1 --port {port} --loop uvloop --http httptools "
+            "--ws websockets --lifespan on --no-proxy-headers --no-access-log --timeout-graceful-shutdown 5")
+
+
 def platform_programs(port: int) -> list[tuple[str, str]]:
     """The platform's own processes. Each step adds its process here."""
     return [
-        ("web", f"{PY} -m daphne -b 127.0.0.1 -p {port} exchange_site.asgi:application"),
+        ("web", web_command(port)),
         ("matcher", f"{PY} -m matcher"),
     ]
+
+
+def prepare_static(env: dict) -> None:
+    """Collected into .run/static, served by WhiteNoise (also with DEBUG off), as the
+    production image does at build time."""
+    env.setdefault("STATIC_ROOT", str(RUN_DIR / "static"))
+    subprocess.run([PY, str(BASE_DIR / "manage.py"), "collectstatic", "--noinput", "-v", "0"],
+                   check=True, env=env, cwd=BASE_DIR)
 
 
 def prepare_database(env: dict) -> str:
@@ -140,16 +211,23 @@ def supervisord_config(programs: list[tuple[str, str]]) -> Path:
 
 
 def main() -> None:
-    RUN_DIR.mkdir(exist_ok=True)
+    os.umask(0o077)  # inherited by supervisord and every process: .run stays private
     env = dict(os.environ)
+    port = PORT
+    RUN_DIR.mkdir(mode=0o700, exist_ok=True)
+    instance_lock(port)  # exits if this checkout's `make run` is already running
+    if not _port_free(port):
+        sys.exit(f"port {port} is in use by another program; choose another one: PORT=8001 make run")
+    private_run_dir()
     env["RUN_DIR"] = str(RUN_DIR)
     env.setdefault("DJANGO_SETTINGS_MODULE", "exchange_site.settings")
     env.setdefault("LOG_FORMAT", "console")
-    port = PORT
+    env.setdefault("DEBUG", "false")  # the platform, not a debugger: DEBUG=1 make run to debug
     env["PORT"] = str(port)
     env, service_programs, notes = embedded_services(env)
     env.setdefault("MATCHER_RPC_PORT", str(_free_port(MATCHER_RPC_PORT)))
     notes.append(f"matcher 127.0.0.1:{env['MATCHER_RPC_PORT']} (RPC, loopback only)")
+    prepare_static(env)
     password = prepare_database(env)
     config = supervisord_config(service_programs + platform_programs(port))
     site = f"http://127.0.0.1:{port}"
@@ -160,9 +238,10 @@ def main() -> None:
                 f"  site      {site}/",
                 f"  admin     {site}/admin/   (login: admin / {password})",
                 f"  API docs  {site}/api/docs/",
-                f"  JSON-RPC  POST {site}/",
+                f"  JSON-RPC  POST {site}/   (methods: {site}/docs/jsonrpc/)",
                 *(f"  {n}" for n in notes),
                 f"  database  {env.get('DATABASE_URL', 'SQLite ' + str(RUN_DIR / 'db.sqlite3') + ' (WAL)')}",
+                f"  debug     {'on' if env['DEBUG'].lower() in ('1', 'true', 'yes', 'on') else 'off (DEBUG=1 make run for development)'}",
                 "  Ctrl-C stops everything.",
                 "",
             ]

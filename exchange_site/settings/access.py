@@ -57,5 +57,10 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Authenticated REST API for frontends. The ViaBTC JSON-RPC interface is at POST /.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # the docs pages load their assets from this site (drf-spectacular-sidecar), not a CDN
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},  # no calls to validator.swagger.io
     "ENUM_NAME_OVERRIDES": {"OrderSideEnum": ["sell", "buy"], "OrderTypeEnum": ["limit", "market"]},
 }

@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI / Redoc assets served locally (no CDN)
     "channels",
     "apps.markets",
     "apps.accounts",
@@ -44,6 +45,7 @@ INSTALLED_APPS = [
 # Django middleware of the site (JSON-RPC at POST / is an ASGI app in front of it).
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",  # static files, also with DEBUG off
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -86,4 +88,4 @@ USE_TZ = True  # aware datetimes everywhere
 
 STATIC_URL = "static/"  # URL prefix of static files
 STATICFILES_DIRS = [BASE_DIR / "static"]  # the project's own static files
-STATIC_ROOT = BASE_DIR / "staticfiles"  # where collectstatic puts them
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))  # collectstatic; make run: .run/static
