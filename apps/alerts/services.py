@@ -137,7 +137,7 @@ def acknowledge(alerts, user) -> int:
     now = timezone.now()
     n = 0
     with transaction.atomic():
-        for alert in alerts.select_for_update().filter(status=Alert.Status.OPEN):
+        for alert in alerts.select_for_update().filter(status=Alert.Status.OPEN).order_by("pk"):
             alert.status = Alert.Status.ACKNOWLEDGED
             alert.acknowledged_by, alert.acknowledged_at = user, now
             alert.save(update_fields=["status", "acknowledged_by", "acknowledged_at"])
@@ -151,7 +151,7 @@ def resolve(alerts, user) -> int:
     now = timezone.now()
     n = 0
     with transaction.atomic():
-        for alert in alerts.select_for_update().exclude(status=Alert.Status.RESOLVED):
+        for alert in alerts.select_for_update().exclude(status=Alert.Status.RESOLVED).order_by("pk"):
             if alert.acknowledged_at is None:
                 alert.acknowledged_by, alert.acknowledged_at = user, now
             alert.status = Alert.Status.RESOLVED
