@@ -274,4 +274,6 @@ LOGGING["handlers"]["alerts"] = _alert_handler(
     ALERT_REDIS_URL, ALERT_REDIS_KEY, enabled=ALERTS_ENABLED, capacity=ALERT_QUEUE_SIZE,
     timeout=ALERT_SOCKET_TIMEOUT, max_len=ALERT_REDIS_MAX_LEN)
 LOGGING["root"]["handlers"].append("alerts")
+# Celery workers keep LOGGING's handlers (by default Celery replaces the root logger's).
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # --- end alerts ------------------------------------------------------------------------

@@ -196,3 +196,24 @@ def test_the_list_is_trimmed_to_its_newest_records(alert_logger, private_redis):
         handler.flush()
     messages = [json.loads(r)["message"] for r in private_redis.client().lrange("alerts", 0, -1)]
     assert messages == [f"record {i}" for i in range(15, 20)]
+
+
+def test_a_celery_worker_keeps_the_handler(redis_url):
+    # Celery replaces the root logger's handlers unless told not to (settings)
+    script = (
+        "import logging, os\n"
+        "from celery.signals import worker_ready\n"
+        "from exchange_site.celery import app\n"
+        "def show(**kw):\n"
+        "    names = [type(h).__name__ for h in logging.getLogger().handlers]\n"
+        "    os.write(1, ('HANDLERS ' + ','.join(names) + '\\n').encode()); os._exit(0)\n"
+        "worker_ready.connect(show)\n"
+        "app.worker_main(['worker', '-P', 'solo', '--without-heartbeat', '--without-mingle', '--without-gossip',"
+        " '-l', 'WARNING'])\n"
+    )
+    env = dict(os.environ, DJANGO_SETTINGS_MODULE="exchange_site.settings", CELERY_BROKER_URL=redis_url)
+    proc = subprocess.run([sys.executable, "-c", script], env=env, cwd=ROOT, capture_output=True, text=True,
+                          timeout=300)
+    line = next((x for x in proc.stdout.splitlines() if x.startswith("HANDLERS ")), None)
+    assert line is not None, proc.stderr[-2000:]
+    assert "RedisAlertHandler" in line.split()[1].split(",")
