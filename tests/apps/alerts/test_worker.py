@@ -147,3 +147,31 @@ def test_a_failing_mail_server_keeps_the_alert_unmailed(alert_key, redis_client,
     drain()
     (alert,) = Alert.objects.all()
     assert alert.mailed_at is None and alert.message == "disk full"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_worker_process_waits_on_the_list_and_stops_on_sigterm(alert_key, redis_client, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from tests.matcherproc import ROOT
+
+    env = dict(os.environ, DATABASE_URL=server_database_url(), ALERT_REDIS_URL=_url(redis_client),
+               ALERT_REDIS_KEY=alert_key, ALERT_EMAILS="ops@example.com", LOG_FORMAT="console")
+    out = open(tmp_path / "worker.log", "wb")
+    worker = subprocess.Popen([sys.executable, "manage.py", "alert_worker", "--poll", "1"], cwd=ROOT, env=env,
+                              stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        push(redis_client, alert_key, "order book invariant broken", source="matcher")
+        alert = wait_for(lambda: Alert.objects.filter(source="matcher").first(), 60)
+        assert alert is not None, (tmp_path / "worker.log").read_text()
+        assert wait_for(lambda: Alert.objects.filter(pk=alert.pk, mailed_at__isnull=False).exists())
+        log = (tmp_path / "worker.log").read_text()
+        assert "Subject: [exchange alert] matcher: order book invariant broken" in log  # console backend
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        rc = worker.wait(60)
+        out.close()
+    assert rc == 0
