@@ -175,3 +175,20 @@ def test_the_worker_process_waits_on_the_list_and_stops_on_sigterm(alert_key, re
         rc = worker.wait(60)
         out.close()
     assert rc == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_raise_alert_command_for_units_that_died(alert_key, redis_client, settings):
+    import os
+    import subprocess
+    import sys
+
+    from tests.matcherproc import ROOT
+
+    env = dict(os.environ, ALERT_REDIS_URL=_url(redis_client), ALERT_REDIS_KEY=alert_key, LOG_LEVEL="CRITICAL")
+    subprocess.run([sys.executable, "manage.py", "raise_alert", "exchange-matcher.service",
+                    "unit exchange-matcher.service failed"], cwd=ROOT, env=env, check=True, timeout=120)
+    drain()
+    (alert,) = Alert.objects.all()
+    assert alert.source == "exchange-matcher.service" and alert.message == "unit exchange-matcher.service failed"
+    assert len(mail.outbox) == 1
