@@ -206,18 +206,11 @@ class RedisAlertHandler(logging.Handler):
                 if self.dropped:
                     self._push([])
                 continue
-            if first is None:  # close()
-                q.task_done()
-                return
             batch = [first]
             while len(batch) < 100:
                 try:
                     item = q.get_nowait()
                 except queue.Empty:
-                    break
-                if item is None:
-                    q.put_nowait(None)  # handled on the next round
-                    q.task_done()
                     break
                 batch.append(item)
             if self._failed_at is not None and time.monotonic() - self._failed_at < self.retry_interval:
