@@ -139,6 +139,16 @@ def platform_programs(port: int) -> list[tuple[str, str]]:
     return [
         ("web", web_command(port)),
         ("matcher", f"{PY} -m matcher"),
+        ("alerts", f"{PY} {BASE_DIR / 'manage.py'} alert_worker"),
+    ]
+
+
+def event_listeners() -> list[tuple[str, str, str]]:
+    """supervisord event listeners: (name, command, events)."""
+    return [
+        # a process that exits unexpectedly / backs off / is given up raises an alert
+        ("alert-on-exit", f"{PY} -m apps.alerts.supervisor_listener",
+         "PROCESS_STATE_EXITED,PROCESS_STATE_BACKOFF,PROCESS_STATE_FATAL"),
     ]
 
 
@@ -168,7 +178,7 @@ def prepare_database(env: dict) -> str:
     return password
 
 
-def supervisord_config(programs: list[tuple[str, str]]) -> Path:
+def supervisord_config(programs: list[tuple[str, str]], listeners: list[tuple[str, str, str]] = ()) -> Path:
     # No environment= lines: supervisord is exec'd with the prepared environment and its
     # children inherit it (supervisor would %-expand values such as URL-encoded passwords).
     lines = [
@@ -205,6 +215,23 @@ def supervisord_config(programs: list[tuple[str, str]]) -> Path:
             "stdout_logfile_maxbytes=0",
             "",
         ]
+    for name, command, events in listeners:
+        lines += [
+            f"[eventlistener:{name}]",
+            f"command={command}",
+            f"directory={BASE_DIR}",
+            f"events={events}",
+            "autorestart=true",
+            "startsecs=0",
+            "startretries=1000",
+            "stopasgroup=true",
+            "killasgroup=true",
+            # stdout is the listener protocol; its log lines go to stderr
+            "stdout_logfile=NONE",
+            "stderr_logfile=/dev/fd/2",
+            "stderr_logfile_maxbytes=0",
+            "",
+        ]
     path = RUN_DIR / "supervisord.conf"
     path.write_text("\n".join(lines))
     return path
@@ -229,7 +256,7 @@ def main() -> None:
     notes.append(f"matcher 127.0.0.1:{env['MATCHER_RPC_PORT']} (RPC, loopback only)")
     prepare_static(env)
     password = prepare_database(env)
-    config = supervisord_config(service_programs + platform_programs(port))
+    config = supervisord_config(service_programs + platform_programs(port), event_listeners())
     site = f"http://127.0.0.1:{port}"
     print(
         "\n".join(

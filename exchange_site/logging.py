@@ -20,3 +20,21 @@ def one_line_formatter(fmt: str = "json"):
             renderer,
         ],
     )
+
+
+def alert_handler(redis_url: str, key: str, *, enabled: bool = True, capacity: int = 1000,
+                  timeout: float = 0.5, max_len: int = 10_000) -> dict:
+    """The LOGGING handler entry that sends CRITICAL records to the alert center
+    (apps.alerts.handler, docs/alerts.md). Attached to the root logger, so it is in
+    every process that configures Django logging; a logger with propagate=False must
+    list "alerts" among its handlers itself."""
+    return {
+        "()": "apps.alerts.handler.RedisAlertHandler",
+        "level": "CRITICAL",
+        "redis_url": redis_url,
+        "key": key,
+        "enabled": enabled,
+        "capacity": capacity,
+        "timeout": timeout,
+        "max_len": max_len,
+    }

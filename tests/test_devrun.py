@@ -205,6 +205,14 @@ def test_devrun_serves_admin_restarts_crashed_process_and_stops_cleanly(instance
         assert new_pid, "crashed web process was not restarted"
         print(f"web restarted {restarted_after:.2f}s after kill -9")
         assert wait_for(lambda: http_status(login) == 200, 30)
+
+        # the crash raised an alert: event listener → Redis → alert worker → Alert row
+        def web_alert():
+            with sqlite3.connect(tmp_path / "db.sqlite3") as db:
+                return db.execute("SELECT message FROM alerts_alert WHERE source = 'web'").fetchone()
+
+        alert = wait_for(web_alert, 60)
+        assert alert and alert[0].startswith("process web exited unexpectedly"), alert
     finally:
         output = instance.stop()
     assert "admin" in output and f"http://127.0.0.1:{port}/api/docs/" in output

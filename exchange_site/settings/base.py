@@ -40,6 +40,8 @@ INSTALLED_APPS = [
     "apps.accounts",
     "apps.trading",
     "apps.history",
+    "apps.alerts",
+    "apps.console",
 ]
 
 # Django middleware of the site (JSON-RPC at POST / is an ASGI app in front of it).

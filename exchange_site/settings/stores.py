@@ -26,3 +26,5 @@ CHANNEL_LAYERS = {
 
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)  # Celery broker
 CELERY_TIMEZONE = "UTC"  # Celery beat schedules in UTC
+# Celery workers keep LOGGING's handlers, the alert handler among them (by default Celery replaces the root logger's)
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
