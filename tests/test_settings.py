@@ -19,7 +19,8 @@ DOC_SECTIONS = [
     ("docs/durability.md", "## Settings"),
 ]
 # documented in README "Environment" but read by the test harness, not by the settings
-NOT_SETTINGS = {"TEST_DATABASE_URL", "TEST_REDIS_URL"}
+# documented but read outside the settings: the test services, and the per-process alert source
+NOT_SETTINGS = {"TEST_DATABASE_URL", "TEST_REDIS_URL", "ALERT_PROCESS_NAME"}
 CODE_DIRS = ["apps", "matcher", "exchange_site", "bench"]
 
 
