@@ -137,7 +137,7 @@ def _expected_kafka_seqs_after(position: int) -> set:
 
 
 def test_broker_stop_start_under_load():
-    from tests.services import KafkaBroker, free_port
+    from tests.backing import KafkaBroker, free_port
 
     port = free_port()
     broker = KafkaBroker(port).start()

@@ -11,7 +11,7 @@ import pytest
 from apps.trading.client import MatcherClient, MatcherTimeout, MatcherUnavailable, SyncMatcherClient
 from apps.trading.errors import RpcError
 from matcher.server import serve
-from tests.services import free_port
+from tests.backing import free_port
 
 
 class EchoService:

@@ -14,7 +14,7 @@ import orjson
 import pytest
 
 from tests.apps.trading.util import MatcherThread
-from tests.services import free_port, wait_port
+from tests.backing import free_port, wait_port
 
 ROOT = Path(__file__).resolve().parents[3]
 BIN = Path(sys.executable).parent

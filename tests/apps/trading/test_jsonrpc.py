@@ -8,11 +8,12 @@ import time
 import orjson
 import pytest
 
+from apps.history.rpc import HISTORY_METHODS
 from apps.trading.client import MatcherClient
 from apps.trading.jsonrpc import HISTORY_METHOD_NAMES, MARKETDATA_METHOD_NAMES, MATCHER_METHODS, JsonRpcApp
 from apps.trading.errors import RpcError
 from tests.apps.trading.util import MatcherThread, asgi_request
-from tests.services import free_port
+from tests.backing import free_port
 
 T = 1602599518.243492  # FIXED_TIME_US / 1e6
 
@@ -221,10 +222,10 @@ async def test_history_methods_dispatch(client):
 
 @pytest.mark.django_db(transaction=True)
 async def test_real_history_methods(client):
-    pytest.importorskip("apps.history.rpc")
     app = JsonRpcApp(client=client, marketdata_methods={})
     try:
         r = await rpc(app, "order.finished_detail", [2**64 - 1])
+        assert app.history_methods == HISTORY_METHODS  # the real module, found and loaded
         assert (r.status, r.json()) == (200, ok(None))
         r = await rpc(app, "balance.history", [0, "", "", 0, 0, 0, 10])
         assert r.status == 200

@@ -12,9 +12,8 @@ import pytest
 from apps.trading.client import MatcherClient
 from apps.trading.jsonrpc import JsonRpcApp
 from tests.apps.trading.util import asgi_request
-from tests.matcherproc import ROOT, MatcherProc, server_database_url
+from tests.matcherproc import MatcherProc, server_database_url
 
-pytestmark = pytest.mark.skipif(not (ROOT / "matcher" / "__main__.py").exists(), reason="no python -m matcher")
 
 
 @pytest.fixture
