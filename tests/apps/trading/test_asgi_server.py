@@ -96,8 +96,9 @@ def test_real_http_server(kind, matcher):
             assert (resp.status, resp.read()) == (400, b"")
         conn.request("GET", "/")
         resp = conn.getresponse()
-        resp.read()
-        assert resp.status in (200, 302, 404)
+        page = resp.read()
+        # Django's answer (no page at / yet: its 404 page), not the JSON-RPC endpoint's empty 400
+        assert resp.status == 404 and resp.getheader("Content-Type", "").startswith("text/html") and page
         conn.close()
         # the matcher goes away: 500 with an empty body
         matcher.stop()
