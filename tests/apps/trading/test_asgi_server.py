@@ -3,7 +3,6 @@ POST / reaches the JSON-RPC endpoint over keep-alive connections, everything els
 from __future__ import annotations
 
 import http.client
-import importlib.util
 import os
 import subprocess
 import sys
@@ -19,9 +18,7 @@ from tests.backing import free_port, wait_port
 ROOT = Path(__file__).resolve().parents[3]
 BIN = Path(sys.executable).parent
 
-SERVERS = ["daphne"]
-if importlib.util.find_spec("uvicorn") is not None:
-    SERVERS.append("uvicorn")
+SERVERS = ["daphne", "uvicorn"]  # both pinned in requirements/base.txt: a missing one fails
 
 
 @pytest.fixture
