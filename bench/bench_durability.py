@@ -290,7 +290,7 @@ def main():
     django.setup()
     print(f"MariaDB {version}, innodb_flush_log_at_trx_commit={flush}, {os.cpu_count()} cores", flush=True)
     if not args.skip_throughput:
-        from tests.services import KafkaBroker
+        from tests.backing import KafkaBroker
 
         broker = KafkaBroker().start()
         try:

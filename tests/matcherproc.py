@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.services import free_port, port_open
+from tests.backing import free_port, port_open
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -39,13 +39,13 @@ def database_url(alias: str = "default") -> str:
 
 
 def server_database_url(alias: str = "default") -> str:
-    """database_url(), skipping the test unless the database is a server (MySQL/MariaDB)
+    """database_url(), failing the test unless the database is a server (MySQL/MariaDB)
     that a second process can share."""
     import pytest
     from django.db import connections
 
     if connections[alias].settings_dict["ENGINE"] != "django.db.backends.mysql":
-        pytest.skip("the matcher subprocess needs a server database")
+        pytest.fail("the matcher subprocess needs a server database (MySQL/MariaDB)")
     return database_url(alias)
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.services import free_port, port_open
+from tests.backing import free_port, port_open
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 

@@ -11,7 +11,7 @@ import pytest
 from apps.trading.client import MatcherClient, MatcherTimeout, MatcherUnavailable, SyncMatcherClient
 from apps.trading.errors import RpcError
 from matcher.server import serve
-from tests.services import free_port
+from tests.backing import free_port
 
 
 class EchoService:
@@ -128,7 +128,7 @@ async def test_service_exception_is_internal_error():
 async def test_client_many_concurrent_requests_pooled():
     service = EchoService()
     task, port = await start(service)
-    client = MatcherClient("127.0.0.1", port, timeout=5, pool_size=3)
+    client = MatcherClient("127.0.0.1", port, timeout=60, pool_size=3, connect_timeout=30)  # generous: a loaded box
     try:
         results = await asyncio.gather(*(client.call("x", [i]) for i in range(5000)))
         assert [r["params"][0] for r in results] == list(range(5000))
@@ -194,28 +194,44 @@ async def test_client_timeout_means_not_started_when_the_matcher_stalled():
         await stop(task)
 
 
+async def until_answered(client, method, params, timeout=30.0):
+    """The client's answer once the server is reachable again (it refuses with code 3 while
+    it is not, for retry_interval after each failed connect): waits, with a generous deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return await client.call(method, params)
+        except MatcherUnavailable:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.01)
+
+
 async def test_client_not_connected_then_reconnects():
     port = free_port()
     client = MatcherClient("127.0.0.1", port, timeout=1, retry_interval=0.05)
     with pytest.raises(MatcherUnavailable) as info:
         await client.call("x", [])
     assert info.value.code == 3
-    task, _ = await _start_on(EchoService(), port)
+    service = EchoService()
+    task, _ = await _start_on(service, port)
     try:
-        await asyncio.sleep(0.06)
-        assert (await client.call("x", [1]))["params"] == [1]
+        assert (await until_answered(client, "x", [1]))["params"] == [1]
         # server goes away with a request in flight → timeout semantics (may have applied)
         pending = asyncio.ensure_future(client.call("sleep", [5]))
-        await asyncio.sleep(0.05)
+        deadline = time.monotonic() + 30
+        while ("sleep", [5]) not in service.calls:  # the request reached the server
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.01)
         await stop(task)
         with pytest.raises(MatcherTimeout):
             await pending
-        await asyncio.sleep(0.06)
         with pytest.raises(MatcherUnavailable):
             await client.call("x", [])
-        task, _ = await _start_on(EchoService(), port)
-        await asyncio.sleep(0.06)
-        assert (await client.call("x", [2]))["params"] == [2]
+        service = EchoService()
+        task, _ = await _start_on(service, port)
+        assert (await until_answered(client, "x", [2]))["params"] == [2]
+        assert service.calls == [("x", [2])]
     finally:
         await client.close()
         if not task.done():

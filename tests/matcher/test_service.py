@@ -267,7 +267,7 @@ def test_acknowledged_means_committed():
 def test_code_3_when_kafka_backlog_over_limit_then_recovers():
     """A broker that is not there: events pile up, mutations get code 3 past the limit,
     reads keep working; a broker on that port later receives everything, in order."""
-    from tests.services import KafkaBroker, free_port
+    from tests.backing import KafkaBroker, free_port
 
     port = free_port()
     prefix = f"t{uuid.uuid4().hex[:8]}-"

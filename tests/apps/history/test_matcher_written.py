@@ -5,11 +5,10 @@ readhistory methods."""
 import pytest
 from django.db import connection
 
+import matcher.core as core
+import matcher.log.db as db_helpers
+import matcher.sinks.history as sink
 from apps.history.rpc import HISTORY_METHODS
-
-core = pytest.importorskip("matcher.core")
-sink = pytest.importorskip("matcher.sinks.history")
-db_helpers = pytest.importorskip("matcher.log.db")
 
 pytestmark = pytest.mark.django_db
 

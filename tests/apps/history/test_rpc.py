@@ -390,8 +390,7 @@ def test_balance_history_index_hints_on_mysql(history, asset, business, start, h
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    if connection.vendor != "mysql":
-        pytest.skip("index hints are MySQL/MariaDB only")
+    assert connection.vendor == "mysql"  # the tests run on MySQL/MariaDB only (tests/conftest.py)
     expected = bh(asset=asset, business=business, start=start)["records"]
     assert expected == [r for r in BH_USER1 if (not asset or r["asset"] == asset)
                         and (not business or r["business"] in business.split(","))

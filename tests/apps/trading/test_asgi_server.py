@@ -3,7 +3,6 @@ POST / reaches the JSON-RPC endpoint over keep-alive connections, everything els
 from __future__ import annotations
 
 import http.client
-import importlib.util
 import os
 import subprocess
 import sys
@@ -14,14 +13,12 @@ import orjson
 import pytest
 
 from tests.apps.trading.util import MatcherThread
-from tests.services import free_port, wait_port
+from tests.backing import free_port, wait_port
 
 ROOT = Path(__file__).resolve().parents[3]
 BIN = Path(sys.executable).parent
 
-SERVERS = ["daphne"]
-if importlib.util.find_spec("uvicorn") is not None:
-    SERVERS.append("uvicorn")
+SERVERS = ["daphne", "uvicorn"]  # both pinned in requirements/base.txt: a missing one fails
 
 
 @pytest.fixture
@@ -96,13 +93,14 @@ def test_real_http_server(kind, matcher):
             assert (resp.status, resp.read()) == (400, b"")
         conn.request("GET", "/")
         resp = conn.getresponse()
-        resp.read()
-        assert resp.status in (200, 302, 404)
+        page = resp.read()
+        # Django's answer (no page at / yet: its 404 page), not the JSON-RPC endpoint's empty 400
+        assert resp.status == 404 and resp.getheader("Content-Type", "").startswith("text/html") and page
         conn.close()
         # the matcher goes away: 500 with an empty body
         matcher.stop()
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + 60
         while True:
             status, _, body = post(conn, {"method": "asset.list", "params": [], "id": 1})
             if status == 500 or time.monotonic() > deadline:

@@ -8,11 +8,12 @@ import time
 import orjson
 import pytest
 
+from apps.history.rpc import HISTORY_METHODS
 from apps.trading.client import MatcherClient
 from apps.trading.jsonrpc import HISTORY_METHOD_NAMES, MARKETDATA_METHOD_NAMES, MATCHER_METHODS, JsonRpcApp
 from apps.trading.errors import RpcError
 from tests.apps.trading.util import MatcherThread, asgi_request
-from tests.services import free_port
+from tests.backing import free_port
 
 T = 1602599518.243492  # FIXED_TIME_US / 1e6
 
@@ -221,10 +222,10 @@ async def test_history_methods_dispatch(client):
 
 @pytest.mark.django_db(transaction=True)
 async def test_real_history_methods(client):
-    pytest.importorskip("apps.history.rpc")
     app = JsonRpcApp(client=client, marketdata_methods={})
     try:
         r = await rpc(app, "order.finished_detail", [2**64 - 1])
+        assert app.history_methods == HISTORY_METHODS  # the real module, found and loaded
         assert (r.status, r.json()) == (200, ok(None))
         r = await rpc(app, "balance.history", [0, "", "", 0, 0, 0, 10])
         assert r.status == 200
@@ -388,49 +389,70 @@ async def test_batch_timeout_element(matcher):
 
 
 # -- trust ---------------------------------------------------------------------------------------
-async def test_trust_networks_and_token(client):
+# A deposit (mutating) per request, each with its own business id: a refused (403) request must
+# not reach the matcher at all, an accepted one must reach it exactly once.
+class Trust:
+    def __init__(self, app, matcher):
+        self.app, self.matcher, self.n, self.expected = app, matcher, 0, []
+
+    async def __call__(self, status, body=None, **kwargs):
+        self.n += 1
+        params = [1, "BTC", "deposit", 9000 + self.n, "1", {}]
+        r = await asgi_request(self.app, body if body is not None else
+                               {"method": "balance.update", "params": params, "id": self.n}, **kwargs)
+        assert r.status == status, (self.n, r.status, kwargs)
+        if status == 403:
+            assert r.body == b""
+        else:
+            self.expected.append(("balance.update", params))
+        assert self.matcher.service.calls == self.expected, self.n
+        return r
+
+
+async def test_trust_networks_and_token(client, matcher):
     app = JsonRpcApp(client=client, history_methods={}, marketdata_methods={}, service_token="s3cret",
                      allowed_networks=["127.0.0.0/8", "::1/128", "10.1.0.0/16"])
-    body = {"method": "asset.list", "params": [], "id": 1}
+    matcher.service.calls.clear()
+    call = Trust(app, matcher)
     try:
-        assert (await asgi_request(app, body, client=("127.0.0.1", 1))).status == 200
-        assert (await asgi_request(app, body, client=("::1", 1))).status == 200
-        assert (await asgi_request(app, body, client=("10.1.2.3", 1))).status == 200
-        r = await asgi_request(app, body, client=("10.2.0.1", 1))
-        assert (r.status, r.body) == (403, b"")
-        assert (await asgi_request(app, body, client=None)).status == 403
+        await call(200, client=("127.0.0.1", 1))
+        await call(200, client=("::1", 1))
+        await call(200, client=("10.1.2.3", 1))
+        await call(403, client=("10.2.0.1", 1))
+        await call(403, client=None)
         # the token opens it from anywhere; a wrong token is refused from anywhere
         for header in ((b"authorization", b"Bearer s3cret"), (b"x-service-token", b"s3cret")):
-            assert (await asgi_request(app, body, client=("203.0.113.9", 1), headers=[header])).status == 200
+            await call(200, client=("203.0.113.9", 1), headers=[header])
         for header in ((b"authorization", b"Bearer nope"), (b"x-service-token", b"s3cre")):
-            assert (await asgi_request(app, body, client=("203.0.113.9", 1), headers=[header])).status == 403
-            assert (await asgi_request(app, body, client=("127.0.0.1", 1), headers=[header])).status == 403
+            await call(403, client=("203.0.113.9", 1), headers=[header])
+            await call(403, client=("127.0.0.1", 1), headers=[header])
         # 403 comes before body parsing
-        assert (await asgi_request(app, b"garbage", client=("10.2.0.1", 1))).status == 403
+        await call(403, b"garbage", client=("10.2.0.1", 1))
+        assert len(matcher.service.calls) == 5
     finally:
         app.close()
 
 
-async def test_trust_require_token(client):
+async def test_trust_require_token(client, matcher):
     app = JsonRpcApp(client=client, history_methods={}, marketdata_methods={}, service_token="tok",
                      require_token=True)
-    body = {"method": "asset.list", "params": [], "id": 1}
+    matcher.service.calls.clear()
+    call = Trust(app, matcher)
     try:
-        assert (await asgi_request(app, body)).status == 403
-        assert (await asgi_request(app, body, headers=[(b"authorization", b"Bearer tok")])).status == 200
-        r = await asgi_request(app, body, client=("203.0.113.9", 1), headers=[(b"authorization", b"Bearer tok")])
-        assert r.status == 403  # both: network and token
+        await call(403)
+        await call(200, headers=[(b"authorization", b"Bearer tok")])
+        await call(403, client=("203.0.113.9", 1), headers=[(b"authorization", b"Bearer tok")])  # network and token
+        assert len(matcher.service.calls) == 1
     finally:
         app.close()
 
 
-async def test_trust_no_token_configured_ignores_auth_header(app):
-    r = await asgi_request(app, {"method": "asset.list", "params": [], "id": 1},
-                           headers=[(b"authorization", b"Bearer whatever")])
-    assert r.status == 200
-    r = await asgi_request(app, {"method": "asset.list", "params": [], "id": 1}, client=("203.0.113.9", 1),
-                           headers=[(b"authorization", b"Bearer whatever")])
-    assert r.status == 403
+async def test_trust_no_token_configured_ignores_auth_header(app, matcher):
+    matcher.service.calls.clear()
+    call = Trust(app, matcher)
+    await call(200, headers=[(b"authorization", b"Bearer whatever")])
+    await call(403, client=("203.0.113.9", 1), headers=[(b"authorization", b"Bearer whatever")])
+    assert len(matcher.service.calls) == 1
 
 
 @pytest.mark.parametrize("headers,status", [
@@ -452,25 +474,21 @@ async def test_trust_cross_site_browser(app, matcher, headers, status):
         assert r.body == b"" and len(matcher.service.calls) == before
 
 
-async def test_trust_behind_proxy(client):
+async def test_trust_behind_proxy(client, matcher):
     app = JsonRpcApp(client=client, history_methods={}, marketdata_methods={},
                      allowed_networks=["127.0.0.0/8", "10.9.0.0/16"])
-    body = {"method": "asset.list", "params": [], "id": 1}
+    matcher.service.calls.clear()
+    call = Trust(app, matcher)
     try:
         # through a local reverse proxy the caller is the forwarded address
-        r = await asgi_request(app, body, headers=[(b"x-forwarded-for", b"203.0.113.9")])
-        assert r.status == 403
-        r = await asgi_request(app, body, headers=[(b"x-forwarded-for", b"127.0.0.1, 203.0.113.9")])
-        assert r.status == 403  # a spoofed left-most entry does not help
-        r = await asgi_request(app, body, headers=[(b"x-forwarded-for", b"10.9.1.1")])
-        assert r.status == 200
-        r = await asgi_request(app, body, headers=[(b"x-real-ip", b"203.0.113.9")])
-        assert r.status == 403
+        await call(403, headers=[(b"x-forwarded-for", b"203.0.113.9")])
+        await call(403, headers=[(b"x-forwarded-for", b"127.0.0.1, 203.0.113.9")])  # a spoofed left-most entry
+        await call(200, headers=[(b"x-forwarded-for", b"10.9.1.1")])
+        await call(403, headers=[(b"x-real-ip", b"203.0.113.9")])
         # forwarding headers from a peer that is not a trusted proxy are ignored
-        r = await asgi_request(app, body, client=("10.9.1.1", 1), headers=[(b"x-forwarded-for", b"127.0.0.1")])
-        assert r.status == 200
-        r = await asgi_request(app, body, client=("203.0.113.9", 1), headers=[(b"x-forwarded-for", b"127.0.0.1")])
-        assert r.status == 403
+        await call(200, client=("10.9.1.1", 1), headers=[(b"x-forwarded-for", b"127.0.0.1")])
+        await call(403, client=("203.0.113.9", 1), headers=[(b"x-forwarded-for", b"127.0.0.1")])
+        assert len(matcher.service.calls) == 2
     finally:
         app.close()
 

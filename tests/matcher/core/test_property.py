@@ -1,4 +1,10 @@
-"""Random command sequences: invariants after every step, determinism, replay, dump/load."""
+"""Random command sequences on three markets: invariants after every step, the deals and
+books of a small reference matcher written here (price-time priority, matching.md §5-§6 and
+the order options of docs/api.md), determinism, replay, dump/load.
+
+What the engine must hold is computed from the commands sent (deposits, withdrawals) and
+from the reference matcher's deals (fees), never from the engine's own events."""
+from decimal import ROUND_DOWN, Context, localcontext
 from decimal import Decimal as D
 
 from hypothesis import HealthCheck, event, given, settings
@@ -10,10 +16,12 @@ from .util import T0, seeded
 
 USERS = [1, 2, 3, 4]
 FEE_ACCOUNT = 9
-MARKETS = {
-    "BTCUSDT": ("BTC", "USDT", ["99", "99.5", "100", "100.5", "101", "100.123"]),
-    "ETHBTC": ("ETH", "BTC", ["0.05", "0.050001", "0.0501", "0.0502", "0.04999999"]),
+MARKETS = {  # stock, money, prices offered, (stock_prec, money_prec) as in util.seeded()
+    "BTCUSDT": ("BTC", "USDT", ["99", "99.5", "100", "100.5", "101", "100.123"], (8, 2)),
+    "ETHUSDT": ("ETH", "USDT", ["9.5", "10", "10.01", "10.5", "11"], (8, 2)),
+    "ETHBTC": ("ETH", "BTC", ["0.05", "0.050001", "0.0501", "0.0502", "0.04999999"], (8, 6)),
 }
+PREC_SHOW = 8  # asset.put [a, 20, 8]: balance.update changes are truncated to 8 decimals
 ASSETS = ["BTC", "ETH", "USDT"]
 AMOUNTS = ["0.001", "0.01", "0.3", "1", "2.5", "0.123456789", "0.0001", "7"]
 RATES = ["0", "0.001", "0.002", "0.0025"]
@@ -92,7 +100,137 @@ def to_calls(cmds):
     return calls
 
 
-def check_invariants(e, net, burned):
+CTX = Context(prec=34, rounding=ROUND_DOWN)
+
+
+def trunc(x, places):
+    return x.quantize(D(1).scaleb(-places), rounding=ROUND_DOWN)
+
+
+class RefOrder:
+    def __init__(self, oid, user, side, price, left, maker_fee):
+        self.id, self.user, self.side, self.price, self.left, self.maker_fee = oid, user, side, price, left, maker_fee
+
+
+class Reference:
+    """An independent matcher: one dict of resting orders per market, scanned in
+    price-time priority on every order (slow and simple). Acceptance (balances, minimum
+    amount, duplicate client ids) is the engine's: the reference follows an accepted order
+    and checks the post-only and fill-or-kill refusals itself. Deals are (ask order id,
+    bid order id, price, amount, ask fee in money, bid fee in stock)."""
+
+    def __init__(self):
+        self.books = {m: {} for m in MARKETS}
+
+    def makers(self, market, taker_side, limit=None):
+        book = self.books[market].values()
+        if taker_side == 2:  # a bid takes asks, lowest price first
+            out = sorted((o for o in book if o.side == 1 and (limit is None or o.price <= limit)),
+                         key=lambda o: (o.price, o.id))
+        else:
+            out = sorted((o for o in book if o.side == 2 and (limit is None or o.price >= limit)),
+                         key=lambda o: (-o.price, o.id))
+        return out
+
+    def _deal(self, market, taker_id, taker_side, taker_fee, maker, qty):
+        deal = maker.price * qty  # the maker's price
+        if taker_side == 1:
+            d = (taker_id, maker.id, maker.price, qty, deal * taker_fee, qty * maker.maker_fee)
+        else:
+            d = (maker.id, taker_id, maker.price, qty, deal * maker.maker_fee, qty * taker_fee)
+        maker.left -= qty
+        if maker.left == 0:
+            del self.books[market][maker.id]
+        return d
+
+    def limit(self, out, params):
+        user, market, side, amount, price, taker_fee, maker_fee = params[:7]
+        opts = params[8] if len(params) > 8 else {}
+        sp, mp = MARKETS[market][3]
+        amount, price = trunc(D(amount), sp), trunc(D(price), mp)
+        taker_fee, maker_fee = D(taker_fee), D(maker_fee)
+        tif, self_trade = opts.get("time_in_force", "GTC"), opts.get("self_trade", "none")
+        crossing = self.makers(market, side, price)
+        code = out.error[0] if out.error else None
+        if opts.get("post_only") and code in (None, 12):
+            assert (code == 12) == bool(crossing), ("post-only", params, code)
+        if tif == "FOK" and code in (None, 13):
+            avail = D(0)
+            for m in crossing:
+                if m.user == user and self_trade == "cancel_newest":
+                    break
+                if m.user == user and self_trade == "cancel_oldest":
+                    continue
+                avail += m.left
+            assert (code == 13) == (avail < amount), ("fill-or-kill", params, code, avail)
+        if code is not None:
+            return []
+        oid = out.result["id"]
+        deals, left, stopped = [], amount, False
+        for m in crossing:
+            if left == 0:
+                break
+            if m.user == user and self_trade == "cancel_newest":
+                stopped = True
+                break
+            if m.user == user and self_trade == "cancel_oldest":
+                del self.books[market][m.id]
+                continue
+            qty = min(left, m.left)
+            deals.append(self._deal(market, oid, side, taker_fee, m, qty))
+            left -= qty
+        if left > 0 and tif == "GTC" and not stopped:
+            self.books[market][oid] = RefOrder(oid, user, side, price, left, maker_fee)
+        return deals
+
+    def market(self, out, params):
+        if out.error:
+            return []
+        user, market, side, amount, taker_fee = params[:5]
+        opts = params[6] if len(params) > 6 else {}
+        self_trade = opts.get("self_trade", "none")
+        sp = MARKETS[market][3][0]
+        left, taker_fee, oid, deals = trunc(D(amount), sp), D(taker_fee), out.result["id"], []
+        step = D(1).scaleb(-sp)
+        for m in self.makers(market, side):
+            if left == 0:
+                break
+            if m.user == user and self_trade == "cancel_newest":
+                break
+            if m.user == user and self_trade == "cancel_oldest":
+                del self.books[market][m.id]
+                continue
+            if side == 1:
+                qty = min(left, m.left)
+                left -= qty
+            else:  # left is money
+                qty = trunc(left / m.price, sp)
+                while qty * m.price > left:
+                    qty -= step
+                qty = min(qty, m.left)
+                if qty <= 0:
+                    break
+                left -= m.price * qty
+            deals.append(self._deal(market, oid, side, taker_fee, m, qty))
+        return deals
+
+    def apply(self, method, params, out):
+        """The deals the command must have made (none when it failed)."""
+        with localcontext(CTX):
+            if method == "order.put_limit":
+                return self.limit(out, params)
+            if method == "order.put_market":
+                return self.market(out, params)
+            if out.error is None and method == "order.cancel":
+                del self.books[params[1]][params[2]]  # KeyError: cancelled an order the reference has not
+            elif out.error is None and method == "order.cancel_all":
+                book = self.books[params[1]]
+                for i in [i for i, o in book.items() if o.user == params[0]]:
+                    del book[i]
+            return []
+
+
+def check_invariants(e, net, burned, ref=None):
     totals = {a: D(0) for a in ASSETS}
     for uid, acct in e.accounts.items():
         for d in (acct.avail, acct.frz):
@@ -105,7 +243,7 @@ def check_invariants(e, net, burned):
     for a in ASSETS:
         assert totals[a] + burned[a] == net[a], (a, totals[a], burned[a], net[a])
     reserved = {}
-    for m in e.markets.values():
+    for name, m in e.markets.items():
         for o in m.orders.values():
             if o.side == 1:
                 assert o.freeze == o.left
@@ -117,6 +255,10 @@ def check_invariants(e, net, burned):
             reserved[k] = reserved.get(k, D(0)) + o.freeze
         if m.asks and m.bids:
             assert m.bids.peekitem(-1)[0] < m.asks.peekitem(0)[0], "crossed book"
+        # the same book as the reference matcher's
+        if ref is not None:
+            assert {i: (o.user, o.side, o.price, o.left) for i, o in m.orders.items()} == {
+                i: (o.user, o.side, o.price, o.left) for i, o in ref.books[name].items()}, name
         # the cached best levels are the book's first / last level
         assert m.best_ask is (m.asks.peekitem(0)[1] if m.asks else None)
         assert m.best_bid is (m.bids.peekitem(-1)[1] if m.bids else None)
@@ -147,6 +289,10 @@ def run(calls, fee_account, check=True):
     burned = {a: D(0) for a in ASSETS}
     trace = []
     log = []
+    ref = Reference() if check else None
+    deals_by_market = {}
+    if check:
+        run.deals_by_market = deals_by_market
     for method, params in calls:
         if method == "tick":
             t += params
@@ -172,18 +318,23 @@ def run(calls, fee_account, check=True):
                       out.log, out.oper_id))
         if out.error is None:
             log.append((method, out.log, t))
-            for ev in out.events:
-                n = type(ev).__name__
-                if n == "BalanceEvent" and ev.business not in ("trade", "fee"):
-                    net[ev.asset] += ev.change
-                elif n == "DealEvent" and not fee_account:
-                    stock, money = MARKETS[ev.market][:2]
-                    burned[money] += ev.ask_fee
-                    burned[stock] += ev.bid_fee
+            if method == "balance.update":  # the command's change, truncated to prec_show
+                net[params[1]] += trunc(D(params[4]), PREC_SHOW)
         elif check:
             assert out.events == [] and e.state_hash() == before
         if check:
-            check_invariants(e, net, burned)
+            expected = ref.apply(method, params, out)
+            got = [(d.ask_order_id, d.bid_order_id, d.price, d.amount, d.ask_fee, d.bid_fee)
+                   for d in out.events if type(d).__name__ == "DealEvent"]
+            assert got == expected, (method, params)
+            if expected:
+                deals_by_market[params[1]] = deals_by_market.get(params[1], 0) + len(expected)
+            if not fee_account:  # fees leave the system; with a fee account they stay in it
+                stock, money = MARKETS[params[1]][:2] if expected else (None, None)
+                for _, _, _, _, ask_fee, bid_fee in expected:
+                    burned[money] += ask_fee
+                    burned[stock] += bid_fee
+            check_invariants(e, net, burned, ref)
     return e, trace, log
 
 
@@ -197,6 +348,7 @@ def test_random_sequences(cmds, fee):
     assert tr1 == tr2
     deals = sum(1 for x in tr1 if len(x) == 6 for ev in x[3] if ev["type"] == "deal")
     event(f"deals: {min(deals, 10) // 5 * 5}+")
+    event(f"markets with deals: {len(run.deals_by_market)}")
     assert e1.state_hash() == e2.state_hash()
     # dump/load round trip
     d = e1.dump_state()

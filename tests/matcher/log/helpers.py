@@ -165,7 +165,7 @@ class PrivateMariaDB:
     def __init__(self):
         import tempfile
 
-        from tests.services import free_port
+        from tests.backing import free_port
 
         self.dir = tempfile.mkdtemp(prefix="mariadb-private-")
         self.port = free_port()
@@ -188,7 +188,7 @@ class PrivateMariaDB:
     def start(self) -> "PrivateMariaDB":
         import subprocess
 
-        from tests.services import wait_port
+        from tests.backing import wait_port
 
         self.proc = subprocess.Popen(
             ["mariadbd", f"--datadir={self.dir}/data", f"--socket={self.dir}/sock", f"--port={self.port}",

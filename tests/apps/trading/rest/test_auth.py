@@ -192,7 +192,10 @@ def test_deposits_and_withdrawals_are_staff_only(engine, alice_api, staff_api, b
 def test_staff_key_without_trade_scope_cannot_deposit(engine, staff, bob):
     read_only = signed_client(staff, scopes=["read"])
     body = {"user_id": bob.pk, "asset": "BTC", "amount": "1", "business_id": 1}
-    assert read_only.post("/api/v1/staff/deposits/", body).status_code == 403
+    r = read_only.post("/api/v1/staff/deposits/", body)
+    assert r.status_code == 403 and "trade" in _error(r)["message"]
+    assert engine.mutating_calls() == []  # nothing reached the matcher
+    assert engine.call("balance.query", [bob.pk, "BTC"])["BTC"] == {"available": "0", "freeze": "0"}
 
 
 def test_throttle_per_key(engine, alice, settings):

@@ -11,11 +11,10 @@ from django.test import Client
 from apps.markets.services import demo_config_seed
 from apps.trading import client as matcher_client
 from apps.trading.errors import RpcError
-from tests.matcherproc import ROOT, MatcherProc, server_database_url
+from tests.matcherproc import MatcherProc, server_database_url
 
 from .conftest import signed_client
 
-pytestmark = pytest.mark.skipif(not (ROOT / "matcher" / "__main__.py").exists(), reason="no python -m matcher")
 
 
 def _wait(predicate, timeout=15.0, what="condition"):

@@ -6,7 +6,7 @@ import pytest
 from django.test import Client
 
 from apps.accounts.models import ApiKey
-from tests.services import free_port
+from tests.backing import free_port
 
 from .conftest import fund
 

@@ -1,4 +1,4 @@
-"""Real services for tests: MySQL/MariaDB, Redis and a Kafka-protocol broker.
+"""Backing services for tests (real ones): MySQL/MariaDB, Redis and a Kafka-protocol broker.
 
 MySQL and Redis come from the machine (TEST_DATABASE_URL / TEST_REDIS_URL); when none
 answers on a Debian machine where we are root, the package is installed and started.
