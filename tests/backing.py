@@ -137,3 +137,60 @@ class KafkaBroker:
 
 def python() -> str:
     return sys.executable
+
+
+class PrivateRedis:
+    """A redis-server of one test on a free port, to stop, crash and start again. With a
+    directory it runs exactly as `make run` runs its own (append-only file, fsync always);
+    without one it keeps nothing across a restart."""
+
+    def __init__(self, directory: Path | None = None):
+        import shlex
+
+        from exchange_site import devrun
+
+        self.port = free_port()
+        binary, _ = devrun._redis_server_binary()
+        if directory is None:
+            self.argv = [binary, "--bind", "127.0.0.1", "--port", str(self.port), "--save", "", "--appendonly", "no"]
+        else:
+            self.argv = shlex.split(devrun.redis_command(binary, self.port, directory))
+        self.proc = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def client(self):
+        import redis
+
+        return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=2)
+
+    def start(self):
+        """Start and wait until it answers (done loading its append-only file); → a client."""
+        import redis
+
+        self.proc = subprocess.Popen(self.argv, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        client = self.client()
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if client.ping():
+                    return client
+            except redis.RedisError:
+                if time.monotonic() > deadline or self.proc.poll() is not None:
+                    raise
+                time.sleep(0.05)
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(30)
+        self.proc = None
+
+    def crash(self):
+        """SIGKILL: no shutdown save, only what was fsynced survives."""
+        self.proc.kill()
+        self.proc.wait()
+        self.proc = None

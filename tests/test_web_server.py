@@ -12,7 +12,7 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from exchange_site import devrun
-from tests.services import free_port, wait_port
+from tests.backing import free_port, wait_port
 from tests.wsapp import ECHO_PATH
 
 ROOT = Path(__file__).resolve().parent.parent

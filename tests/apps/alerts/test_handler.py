@@ -8,10 +8,9 @@ import time
 from pathlib import Path
 
 import pytest
-import redis
 
 from apps.alerts.handler import RedisAlertHandler
-from tests.services import free_port, wait_port
+from tests.backing import PrivateRedis, free_port
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -26,35 +25,9 @@ def wait_for(predicate, timeout=60.0):
     return predicate()
 
 
-class PrivateRedis:
-    """A redis-server of this test on a fixed port, to stop and start again."""
-
-    def __init__(self, port: int):
-        self.port = port
-        self.proc = None
-
-    def start(self):
-        self.proc = subprocess.Popen(
-            ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-        wait_port("127.0.0.1", self.port, timeout=30)
-        return self
-
-    def stop(self):
-        if self.proc is not None:
-            self.proc.terminate()
-            self.proc.wait(30)
-            self.proc = None
-
-    def client(self):
-        return redis.Redis(host="127.0.0.1", port=self.port)
-
-
 @pytest.fixture
 def private_redis():
-    if not __import__("shutil").which("redis-server"):
-        pytest.skip("needs a redis-server binary")
-    server = PrivateRedis(free_port())
+    server = PrivateRedis()
     yield server
     server.stop()
 
