@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "apps.accounts",
     "apps.trading",
     "apps.history",
+    "apps.durability",
 ]
 
 MIDDLEWARE = [
