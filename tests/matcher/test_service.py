@@ -365,7 +365,7 @@ def test_history_lag_time_bound_code_3():
         await run_commands(s, SETUP, concurrency=1)
         h = s.history
         assert h.wait_caught_up(s.engine.oper_seq, 30)
-        os.kill(h._proc.pid, signal.SIGSTOP)
+        os.kill(h.pid, signal.SIGSTOP)
         accepted, refused, first_ack = 0, None, None
         try:
             deadline = time.monotonic() + 10
@@ -382,7 +382,7 @@ def test_history_lag_time_bound_code_3():
                     first_ack = now
                 await asyncio.sleep(0.005)
         finally:
-            os.kill(h._proc.pid, signal.SIGCONT)
+            os.kill(h.pid, signal.SIGCONT)
         await until_accepting(s)
         ok_after = await s.call("balance.update", [1, "USDT", "deposit", 10**6, "1", {}])
         await s.stop()
@@ -415,7 +415,7 @@ def test_history_follower_lag_code_3_and_restart():
         h = s.history
         assert h.wait_caught_up(s.engine.oper_seq, 30)
         assert s.status()["history_backlog"] == 0
-        os.kill(h._proc.pid, signal.SIGSTOP)
+        os.kill(h.pid, signal.SIGSTOP)
         try:
             more = await run_commands(s, random_commands(random.Random(9), 100, users=3, start_bid=1000),
                                       concurrency=1)
@@ -423,14 +423,14 @@ def test_history_follower_lag_code_3_and_restart():
             status = s.status()
             read = await s.call("balance.query", [1])
         finally:
-            os.kill(h._proc.pid, signal.SIGCONT)
+            os.kill(h.pid, signal.SIGCONT)
         await until_accepting(s)
         ok_after = await s.call("balance.update", [1, "USDT", "deposit", 999999, "1", {}])
-        pid = h._proc.pid
+        pid = h.pid
         os.kill(pid, signal.SIGKILL)
         await run_commands(s, random_commands(random.Random(10), 200, users=3, start_bid=2000), concurrency=4)
         for _ in range(300):
-            if h.restarts and h._proc.pid != pid and not s.status()["history_backlog"]:
+            if h.restarts and h.pid != pid and not s.status()["history_backlog"]:
                 break
             await asyncio.sleep(0.05)
         restarts = h.restarts
