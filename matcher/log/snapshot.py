@@ -6,7 +6,7 @@ Body = zlib(orjson(engine.dump_state())) split into chunks below max_allowed_pac
 written with ``complete = 0`` first and flipped to 1 in the last transaction, so a crash
 half-way leaves an incomplete row that recovery ignores and retention deletes.
 
-Snapshots are made away from the live engine (see ``follower.py``): a follower engine
+Snapshots are made away from the live engine (see ``snapshot_follower.py``): a follower engine
 applies the committed operation log up to the requested id and dumps itself, so matching
 never pauses for a snapshot.
 """
