@@ -63,7 +63,7 @@ def offline_snapshot() -> int:
     from django.conf import settings
 
     from matcher.log.db import Db, read_progress
-    from matcher.log.follower import make_snapshot
+    from matcher.log.snapshot_child import make_snapshot
     from matcher.log.oplog import last_log_id
 
     db = Db()

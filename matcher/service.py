@@ -26,7 +26,7 @@ from collections import deque
 from matcher.core import Engine
 
 from matcher.log.db import Db, read_progress
-from matcher.log.follower import SnapshotFollower
+from matcher.log.snapshot_follower import SnapshotFollower
 from matcher.log.oplog import OperationLogWriter
 from matcher.log.recovery import recover
 

@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "apps.accounts",
     "apps.trading",
     "apps.history",
+    "apps.durability",
     "apps.alerts",
     "apps.console",
 ]

@@ -145,17 +145,21 @@ def executemany_ignore(cur, vendor: str, table: str, columns: tuple[str, ...], r
         cur.execute(insert_ignore(vendor, table, columns, len(part)), flat)
 
 
+# sink_progress (apps/durability/models.py SinkProgress; tests/matcher/log/test_columns.py)
+PROGRESS_COLUMNS = ("name", "position")
+
+
 def set_progress_sql(vendor: str) -> str:
     ph = placeholder(vendor)
     if vendor == "mysql":
-        return (f"INSERT INTO sink_progress (name, position) VALUES ({ph},{ph}) "
+        return (f"INSERT INTO sink_progress ({', '.join(PROGRESS_COLUMNS)}) VALUES ({ph},{ph}) "
                 "ON DUPLICATE KEY UPDATE position = GREATEST(position, VALUES(position))")
-    return (f"INSERT INTO sink_progress (name, position) VALUES ({ph},{ph}) "
+    return (f"INSERT INTO sink_progress ({', '.join(PROGRESS_COLUMNS)}) VALUES ({ph},{ph}) "
             "ON CONFLICT(name) DO UPDATE SET position = MAX(position, excluded.position)")
 
 
 def read_progress(db: Db) -> dict[str, int]:
-    return {name: int(pos) for name, pos in db.query("SELECT name, position FROM sink_progress")}
+    return {name: int(pos) for name, pos in db.query(f"SELECT {', '.join(PROGRESS_COLUMNS)} FROM sink_progress")}
 
 
 def retry_forever(fn, *, what: str, stop=None, on_error=None, on_ok=None, first_delay=0.05,

@@ -22,7 +22,10 @@ from .db import Db, executemany_ignore, placeholder
 
 logger = logging.getLogger("matcher.log")
 
+# operation_log (apps/durability/models.py OperationLog; tests/matcher/log/test_columns.py)
+TABLE = "operation_log"
 COLUMNS = ("id", "time_us", "method", "params")
+SELECT = f"SELECT {', '.join(COLUMNS)} FROM {TABLE}"
 
 
 def encode_params(params) -> str:
@@ -100,7 +103,7 @@ class OperationLogWriter:
         vendor = db.vendor
 
         def insert(cur):
-            executemany_ignore(cur, vendor, "operation_log", COLUMNS, rows, chunk=2000)
+            executemany_ignore(cur, vendor, TABLE, COLUMNS, rows, chunk=2000)
 
         failures = 0
         while True:
@@ -137,11 +140,11 @@ def read_log_pages(db: Db, after_id: int, upto_id: int | None = None, page: int 
     while True:
         if upto_id is not None:
             rows = db.query(
-                f"SELECT id, time_us, method, params FROM operation_log WHERE id > {ph} AND id <= {ph} "
+                f"{SELECT} WHERE id > {ph} AND id <= {ph} "
                 f"ORDER BY id LIMIT {page}", (last, upto_id))
         else:
             rows = db.query(
-                f"SELECT id, time_us, method, params FROM operation_log WHERE id > {ph} ORDER BY id LIMIT {page}",
+                f"{SELECT} WHERE id > {ph} ORDER BY id LIMIT {page}",
                 (last,))
         if not rows:
             return

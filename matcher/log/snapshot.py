@@ -6,7 +6,7 @@ Body = zlib(orjson(engine.dump_state())) split into chunks below max_allowed_pac
 written with ``complete = 0`` first and flipped to 1 in the last transaction, so a crash
 half-way leaves an incomplete row that recovery ignores and retention deletes.
 
-Snapshots are made away from the live engine (see ``follower.py``): a follower engine
+Snapshots are made away from the live engine (see ``snapshot_follower.py``): a follower engine
 applies the committed operation log up to the requested id and dumps itself, so matching
 never pauses for a snapshot.
 """
@@ -25,6 +25,13 @@ from .db import Db, placeholder
 logger = logging.getLogger("matcher.snapshot")
 
 CHUNK = 1 << 20  # 1 MiB per row, well below MariaDB's default max_allowed_packet (16 MiB)
+
+# columns written / read (apps/durability/models.py Snapshot, SnapshotChunk;
+# tests/matcher/log/test_columns.py checks them against the models)
+SNAPSHOT_COLUMNS = ("time_us", "end_oper_id", "end_order_id", "end_deal_id", "end_event_seq", "checksum", "size",
+                    "complete", "created_at")  # + id (auto)
+LIST_COLUMNS = ("id", "time_us", "end_oper_id", "end_event_seq", "checksum", "size")
+CHUNK_COLUMNS = ("snapshot_id", "seq", "data")  # + id (auto)
 
 
 class SnapshotError(Exception):
@@ -51,8 +58,7 @@ def write_snapshot(db: Db, engine, time_us: int | None = None) -> dict:
 
     def head(cur):
         cur.execute(
-            "INSERT INTO snapshot (time_us, end_oper_id, end_order_id, end_deal_id, end_event_seq, "
-            f"checksum, size, complete, created_at) VALUES ({ph},{ph},{ph},{ph},{ph},{ph},{ph},{ph},{ph})",
+            f"INSERT INTO snapshot ({', '.join(SNAPSHOT_COLUMNS)}) VALUES ({','.join([ph] * len(SNAPSHOT_COLUMNS))})",
             (time_us, c["oper_seq"], c["order_seq"], c["deal_seq"], c["event_seq"], checksum,
              len(body), False, now))
         return cur.lastrowid
@@ -64,7 +70,7 @@ def write_snapshot(db: Db, engine, time_us: int | None = None) -> dict:
 
         def chunks(cur, part=part, base=seq):
             rows = [(sid, base + j, part[k:k + CHUNK]) for j, k in enumerate(range(0, len(part), CHUNK))]
-            cur.executemany(f"INSERT INTO snapshot_chunk (snapshot_id, seq, data) VALUES ({ph},{ph},{ph})", rows)
+            cur.executemany(f"INSERT INTO snapshot_chunk ({', '.join(CHUNK_COLUMNS)}) VALUES ({ph},{ph},{ph})", rows)
             return len(rows)
 
         seq += db.run(chunks)
@@ -83,9 +89,8 @@ def write_snapshot(db: Db, engine, time_us: int | None = None) -> dict:
 def list_snapshots(db: Db) -> list[dict]:
     """Complete snapshots, newest (highest end_oper_id) first."""
     rows = db.query(
-        "SELECT id, time_us, end_oper_id, end_event_seq, checksum, size FROM snapshot "
-        "WHERE complete = 1 ORDER BY end_oper_id DESC, id DESC")
-    return [dict(zip(("id", "time_us", "end_oper_id", "end_event_seq", "checksum", "size"), r)) for r in rows]
+        f"SELECT {', '.join(LIST_COLUMNS)} FROM snapshot WHERE complete = 1 ORDER BY end_oper_id DESC, id DESC")
+    return [dict(zip(LIST_COLUMNS, r)) for r in rows]
 
 
 def read_snapshot(db: Db, meta: dict) -> dict:

@@ -7,7 +7,7 @@ derives the events from the committed operation log. Each write inserts a batch 
 stored position is exact, and a replay after a crash re-inserts at most what is already
 there (skipped) — nothing missing, nothing doubled.
 
-Rows (spec readhistory.md, README §6, apps/history/models.py):
+Rows (spec readhistory.md, spec README §6, apps/history/models.py):
 - BalanceEvent → balance_history (id = seq, detail JSON with sorted keys, balance = total after)
 - OrderEvent with to_history → order_history (id = order id, finish_time = mtime)
 - DealEvent → two deal_history rows: id = deal_id*2 (ask side) and deal_id*2+1 (bid side);
@@ -25,11 +25,15 @@ from matcher.log.db import Db, executemany_ignore, set_progress_sql
 
 logger = logging.getLogger("matcher.history")
 
+# the row layouts of ``rows_of`` (apps/history/models.py; tests/matcher/sinks/test_columns.py
+# checks that each list names every column of its model, and only those)
 BALANCE_COLS = ("id", "time", "user_id", "asset", "business", "change", "balance", "detail")
 ORDER_COLS = ("id", "create_time", "finish_time", "user_id", "market", "source", "t", "side", "price",
               "amount", "taker_fee", "maker_fee", "deal_stock", "deal_money", "deal_fee", "client_order_id")
 DEAL_COLS = ("id", "time", "user_id", "market", "deal_id", "order_id", "deal_order_id", "side", "role",
              "price", "amount", "deal", "fee", "deal_fee")
+
+TABLES = {"balance_history": BALANCE_COLS, "order_history": ORDER_COLS, "deal_history": DEAL_COLS}
 
 _SORT = orjson.OPT_SORT_KEYS
 

@@ -69,18 +69,18 @@ def test_the_matchers_child_processes_alert_too(alert_key, redis_client):
     import subprocess
     import sys
 
-    from matcher.log.follower import child_env, project_dir
+    from matcher.child_process import PROJECT_DIR, child_env
 
     with connection.cursor() as cur:
         cur.execute("INSERT INTO operation_log (id, time_us, method, params) VALUES (2, 1, 'order.cancel', %s)",
                     ['[1, "BTCUSDT", 1]'])
     env = dict(child_env("default"), ALERT_REDIS_URL=_url(redis_client), ALERT_REDIS_KEY=alert_key)
-    child = subprocess.run([sys.executable, "-m", "matcher.sinks.history_follower"], stdin=subprocess.PIPE,
-                           capture_output=True, env=env, cwd=str(project_dir()), timeout=120)
+    child = subprocess.run([sys.executable, "-m", "matcher.sinks.history_child"], stdin=subprocess.PIPE,
+                           capture_output=True, env=env, cwd=str(PROJECT_DIR), timeout=120)
     assert child.returncode == 2, child.stderr[-2000:]
     drain()
     (alert,) = Alert.objects.all()
-    assert alert.source == "matcher.sinks.history_follower" and alert.logger == "matcher.history"
+    assert alert.source == "matcher.sinks.history_child" and alert.logger == "matcher.history"
     assert alert.message.startswith("history follower stopped: no usable starting point")
     assert len(mail.outbox) == 1
 

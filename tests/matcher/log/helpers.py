@@ -6,6 +6,7 @@ import random
 
 from django.db import connections
 
+from matcher.service import MatcherService
 from tests.matcherproc import MatcherProc, database_url  # noqa: F401  (MatcherProc: re-exported)
 
 SETUP = [
@@ -15,6 +16,55 @@ SETUP = [
     ("market.put", ["BTCUSDT", "BTC", "USDT", 8, 2, 4, "0.001", True]),
     ("market.put", ["ETHUSDT", "ETH", "USDT", 8, 2, 4, "0.01", True]),
 ]
+
+
+# ----------------------------------------------------------------------------- a MatcherService in a test
+
+
+def service(bootstrap="", prefix="", **kw):
+    kw.setdefault("snapshot_interval", 0)
+    kw.setdefault("history_lag_limit_s", 5.0)  # see tests/matcherproc.py; back-pressure tests set theirs
+    return MatcherService(kafka_bootstrap=bootstrap, kafka_topic_prefix=prefix, **kw)
+
+
+async def until_accepting(s, timeout: float = 15.0):
+    """Wait until the service accepts mutating commands again (no back-pressure)."""
+    for _ in range(int(timeout / 0.05)):
+        if s.refusal() is None:
+            return
+        await asyncio.sleep(0.05)
+
+
+async def session(cmds, *, snapshot_after=(), **kw):
+    """Start a service (recovering from the database), run cmds (snapshots after the
+    given command counts), stop. Returns (service, replies, snapshot metas)."""
+    s = service(**kw)
+    await s.start()
+    replies, snaps = [], []
+    cuts = sorted(set(snapshot_after)) + [len(cmds)]
+    start = 0
+    for cut in cuts:
+        replies += await run_commands(s, cmds[start:cut])
+        start = cut
+        if cut != len(cmds):
+            # outputs caught up first, so retention need not keep an older snapshot for them
+            while s.history is not None and s.history.backlog():
+                await asyncio.sleep(0.01)
+            snaps.append(await s.make_snapshot())
+    await s.stop()
+    return s, replies, snaps
+
+
+def recovered(**kw):
+    async def go():
+        s = service(**kw)
+        await s.start()
+        h = s.engine.state_hash()
+        info = s.recovery_info
+        await s.stop()
+        return s, h, info
+
+    return run(go())
 
 
 def db_name() -> str:

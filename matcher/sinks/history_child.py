@@ -1,0 +1,192 @@
+"""The history follower's process (``python -m matcher.sinks.history_child``): history rows
+derived from the COMMITTED operation log, in a process of their own so building and
+inserting ~6 rows per crossing order does not compete with matching for the matcher's GIL.
+Started, supervised and stopped by ``matcher.sinks.history_follower.HistoryFollower``.
+
+The child keeps its own engine. It polls ``operation_log`` every ``POLL`` s for rows with
+id > its engine's ``oper_seq``, replays them with ``engine.execute(method, params,
+time_us)`` (the logged, normalised values: deterministic, so the events, seqs and ids are
+exactly the matcher's), turns the events after its position into rows with the row
+builder of ``history.py`` and writes them together with ``sink_progress.history`` in one
+transaction (insert-ignore on deterministic ids: re-writing after a crash doubles
+nothing). It only ever sees committed operations, so no row can describe a command a
+crash undoes.
+
+Start: position P = ``sink_progress.history``; engine = newest usable snapshot at or
+before P + the log after it (``recovery.load_base``, the same choice as the matcher's
+recovery); operations whose events are all <= P are replayed without writing.
+
+Pipe protocol: the child writes one JSON line per step to stdout: ``{"oper": engine
+oper_seq, "event": history position (event seq), "rows": rows written so far, "lag_s":
+…, "t": time of the commit}``; it exits on EOF of its stdin (the matcher went away, also
+after SIGKILL).
+"""
+from __future__ import annotations
+
+import gc
+import logging
+import os
+import queue
+import sys
+import threading
+import time
+
+import orjson
+from django.conf import settings
+
+from matcher.child_process import ParentWatch, child_setup, reply
+from matcher.log.db import Db, placeholder, read_progress
+from matcher.log.oplog import SELECT as SELECT_LOG
+from matcher.log.recovery import RecoveryError, load_base, replay_entry
+
+from .history import NAME, rows_of, write_rows
+
+logger = logging.getLogger("matcher.history")
+
+POLL = 0.02  # s between polls of the operation log when caught up
+# operations read and written per step at most (settings.MATCHER_HISTORY_BATCH in the
+# process): a step's rows commit together, so a big step delays its first operation's rows
+# by the whole step's insert time (10,000 operations ≈ 2–3 s on the benchmark box)
+PAGE = 1_000
+
+
+class HistoryTail:
+    """The follower's loop state: engine, position, counters. Blocking; one thread."""
+
+    def __init__(self, db, stop=None, page: int = PAGE):
+        self.db = db
+        self.page = page
+        self.stop = stop or (lambda: False)
+        self.db_write = db  # the writer thread's connection (``main``: a second one)
+        self.engine = None
+        self.position = 0  # last event seq written (committed)
+        self.built = 0  # last event seq whose rows were built (>= position)
+        self.oper = 0  # history written through this operation
+        self.last_time_us = None
+        self.rows = 0
+
+    def _retry(self, fn, what: str):
+        """fn() until it succeeds; database errors are retried forever (while not stopped)."""
+        failures = 0
+        while True:
+            try:
+                r = fn()
+            except RecoveryError:
+                raise
+            except Exception as e:  # noqa: BLE001 - the database: retry
+                failures += 1
+                if failures == 1 or failures % 20 == 0:
+                    logger.error("history follower: %s failed (attempt %s): %s", what, failures, e)
+                if self.stop():
+                    raise SystemExit(0) from e
+                time.sleep(min(1.0, 0.05 * 2 ** min(failures, 5)))
+                continue
+            if failures:
+                logger.warning("history follower: %s succeeded after %s failed attempts", what, failures)
+            return r
+
+    def recover(self) -> None:
+        self.position = self._retry(lambda: read_progress(self.db).get(NAME, 0), "reading the position")
+        self.engine, meta = self._retry(lambda: load_base(self.db, self.position), "loading the snapshot")
+        self.built = self.position
+        self.oper = self.engine.oper_seq
+        gc.collect()
+        gc.freeze()  # the loaded books are long-lived
+        logger.info("history follower: position %s, engine at operation %s (snapshot %s)", self.position,
+                    self.engine.oper_seq, meta["id"] if meta else None)
+
+    def step(self, write=None) -> int:
+        """Replay the committed log rows after the engine (up to ``page``) and build the history
+        rows of their events after the position; ``write(batch)`` (default: at once, in
+        this thread) stores them. Returns the number of operations replayed."""
+        engine = self.engine
+        ph = placeholder(self.db.vendor)
+        after = engine.oper_seq
+        log = self._retry(lambda: self.db.query(
+            f"{SELECT_LOG} WHERE id > {ph} ORDER BY id LIMIT {int(self.page)}", (after,)),
+            "reading the operation log")
+        if not log:
+            return 0
+        pos = self.built
+        balances, orders, deals = [], [], []
+        last = pos
+        expected = after + 1
+        loads = orjson.loads
+        execute = engine.execute
+        for oid, tu, method, params in log:
+            out = replay_entry(execute, loads, expected, oid, tu, method, params)
+            evs = out.events
+            if evs and evs[-1].seq > pos:
+                if evs[0].seq <= pos:
+                    evs = [e for e in evs if e.seq > pos]
+                rows_of(evs, balances, orders, deals)
+                last = evs[-1].seq
+            expected += 1
+        self.built = last
+        batch = (balances, orders, deals, last, log[-1][0], log[-1][1])
+        (write or self.write)(batch)
+        return len(log)
+
+    def write(self, batch) -> None:
+        """Store one batch (rows + progress in one transaction, retried until it commits)."""
+        balances, orders, deals, last, oper, time_us = batch
+        if last > self.position:
+            self._retry(lambda: write_rows(self.db_write, balances, orders, deals, last), "writing history rows")
+            self.position = last
+            self.rows += len(balances) + len(orders) + len(deals)
+        self.oper = oper
+        self.last_time_us = time_us
+
+
+def main() -> int:
+    """Two threads: this one reads the log, replays and builds rows; a writer thread
+    inserts the previous batch meanwhile (its connection waits on MariaDB without the GIL),
+    reporting after each commit."""
+    alias = child_setup()
+    parent_gone = ParentWatch()
+    db = Db(alias)
+    tail = HistoryTail(db, stop=lambda: parent_gone.gone, page=settings.MATCHER_HISTORY_BATCH)
+    tail.db_write = Db(alias)
+    lock = threading.Lock()
+
+    def report():
+        lag = time.time() - tail.last_time_us / 1e6 if tail.last_time_us else None
+        with lock:
+            reply({"oper": tail.oper, "event": tail.position, "rows": tail.rows,
+                   "lag_s": round(lag, 3) if lag is not None else None, "t": round(time.time(), 4)})
+
+    # one batch built ahead while the previous one is inserted; a deeper queue only adds
+    # the insert time of the queued batches to the lag of the operations behind them
+    batches: queue.Queue = queue.Queue(maxsize=1)
+
+    def writer():
+        try:
+            while True:
+                batch = batches.get()
+                if batch is None:
+                    return
+                tail.write(batch)
+                report()
+        except BaseException:  # noqa: BLE001 - stopped (SystemExit) or broken pipe
+            os._exit(0)
+
+    try:
+        tail.recover()
+        report()
+        threading.Thread(target=writer, name="history-write", daemon=True).start()
+        while not parent_gone():
+            n = tail.step(batches.put)
+            if n < tail.page:
+                parent_gone(POLL)
+    except RecoveryError as e:
+        logger.critical("history follower stopped: %s", e)
+        return 2
+    except (BrokenPipeError, SystemExit):
+        return 0
+    finally:
+        db.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,123 @@
+"""The operation-log writer (matcher/log/oplog.py) against real MariaDB: a reply only after
+the commit of its entry, group commit, and the refusal (code 3) when the log cannot keep
+up."""
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+
+import pytest
+
+from matcher.log.db import Db
+from tests.matcher.log.helpers import SETUP, run, run_commands, service, sql, until_accepting
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_reply_only_after_commit_and_reads_see_it():
+    async def go():
+        s = service()
+        await s.start()
+        for m, p in SETUP:
+            await s.call(m, p)
+        acked = 0
+        stale = []
+
+        async def one(i):
+            nonlocal acked
+            r = await s.call("balance.update", [7, "USDT", "deposit", i, "1", {}])
+            assert r["error"] is None
+            acked += 1
+            floor = acked  # every deposit acknowledged so far must be visible to a read
+            q = await s.call("balance.query", [7, "USDT"])
+            if Decimal(q["result"]["USDT"]["available"]) < floor:
+                stale.append((floor, q["result"]))
+
+        await asyncio.gather(*[one(i) for i in range(1, 201)])
+        assert stale == []
+        last = s.engine.oper_seq
+        await s.stop()
+        return last
+
+    last = run(go())
+    assert sql("SELECT COUNT(*), MAX(id) FROM operation_log")[0] == (last, last)
+
+
+def test_acknowledged_means_committed():
+    """Read the log from another connection the instant each reply arrives."""
+
+    async def go():
+        s = service(history=False)
+        await s.start()
+        for m, p in SETUP:
+            await s.call(m, p)
+        missing = []
+
+        async def one(i):
+            r = await s.call("balance.update", [8, "BTC", "deposit", i, "1", {}])
+            assert r["error"] is None
+            # the command's id: the row with this business id
+            rows = await asyncio.to_thread(
+                sql, "SELECT COUNT(*) FROM operation_log WHERE method = 'balance.update' AND params LIKE %s",
+                (f'[8,"BTC","deposit",{i},%',))
+            if rows[0][0] != 1:
+                missing.append(i)
+
+        await asyncio.gather(*[one(i) for i in range(1, 301)])
+        await s.stop()
+        return missing
+
+    assert run(go()) == []
+
+
+def test_backlog_refusal_and_group_commit_while_the_log_cannot_commit():
+    """Another connection holds a write lock on ``operation_log``, so the writer's commit
+    waits (a real stall, no mock): accepted commands get no reply while their entry is not
+    committed; once ``log_backlog_limit`` commands wait, the next mutation is refused with
+    code 3 "operation log backlog" (and is not applied: its business id is free later),
+    reads keep working. Unlocked: the waiting entries commit in one or two transactions
+    (group commit), every accepted command is answered and logged, mutations are accepted
+    again."""
+    limit = 8
+
+    async def go():
+        s = service(history=False, log_backlog_limit=limit)
+        await s.start()
+        await run_commands(s, SETUP, concurrency=1)
+        log = s._log
+        commits, entries = log.commits, log.entries
+        locker = Db("default")  # its own connection, used from worker threads (blocking I/O)
+        await asyncio.to_thread(locker.run, lambda cur: cur.execute("LOCK TABLES operation_log WRITE"))
+        try:
+            waiting = [asyncio.ensure_future(s.call("balance.update", [1, "USDT", "deposit", i, "1", {}]))
+                       for i in range(1, limit + 1)]
+            for _ in range(600):
+                if s.refusal() == "operation log backlog":
+                    break
+                await asyncio.sleep(0.05)
+            refused = await s.call("balance.update", [1, "USDT", "deposit", 100, "1", {}])
+            read = await s.call("balance.query", [1, "USDT"])
+            answered_while_locked = [t for t in waiting if t.done()]
+            status = s.status()
+        finally:
+            await asyncio.to_thread(locker.run, lambda cur: cur.execute("UNLOCK TABLES"))
+            await asyncio.to_thread(locker.close)
+        replies = await asyncio.gather(*waiting)
+        await until_accepting(s)
+        again = await s.call("balance.update", [1, "USDT", "deposit", 100, "1", {}])
+        stats = (log.commits - commits, log.entries - entries)
+        await s.stop()
+        return refused, read, answered_while_locked, status, replies, again, stats
+
+    refused, read, answered_while_locked, status, replies, again, (n_commits, n_entries) = run(go())
+    assert answered_while_locked == []
+    assert refused["error"]["code"] == 3 and refused["error"]["data"]["reason"] == "operation log backlog"
+    assert status["log_backlog"] == limit and status["refusal"] == "operation log backlog"
+    assert read["error"] is None
+    assert [r["error"] for r in replies] == [None] * limit
+    # the limit's worth of entries plus the one accepted after
+    assert n_entries == limit + 1 and n_commits <= 3
+    assert again["error"] is None  # business id 100 was not used by the refused command
+    logged = sql("SELECT params FROM operation_log WHERE method = 'balance.update' AND params LIKE %s",
+                 ('[1,"USDT","deposit",%',))
+    assert sorted(int(p.split(",")[3]) for (p,) in logged) == [*range(1, limit + 1), 100]
