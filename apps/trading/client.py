@@ -325,15 +325,6 @@ def get_client() -> MatcherClient:
     return client
 
 
-def set_client(client: MatcherClient | None) -> None:
-    """Install ``client`` as the running loop's default (tests); None removes it."""
-    loop = asyncio.get_running_loop()
-    if client is None:
-        _clients.pop(loop, None)
-    else:
-        _clients[loop] = client
-
-
 # -- sync wrapper (Django views) ---------------------------------------------------------
 class SyncMatcherClient:
     """Thread-safe blocking facade: one background thread runs an event loop that owns a
