@@ -238,7 +238,7 @@ def serve_stand_in(port: int) -> None:
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     sys.path.insert(0, root)
     from matcher.server import serve
-    from tests.apps.trading.util import EngineService
+    from matcher.standin import EngineService
 
     try:
         import uvloop
@@ -246,7 +246,7 @@ def serve_stand_in(port: int) -> None:
         uvloop.install()
     except ImportError:
         pass
-    service = EngineService(clock=lambda: int(time.time() * 1e6))
+    service = EngineService()
     print(f"stand-in matcher (no durability) on 127.0.0.1:{port}", flush=True)
     try:
         asyncio.run(serve(service, "127.0.0.1", port))

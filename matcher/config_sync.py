@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from decimal import Decimal
+
+from apps.wire.numbers import plain
 
 logger = logging.getLogger("matcher.config")
 
@@ -31,11 +32,6 @@ def read_config():
         connections.close_all()
 
 
-def _plain(d: Decimal) -> str:
-    s = format(d.normalize(), "f")
-    return s
-
-
 def commands_for(engine, assets, markets, fee_account: int | None) -> list[tuple[str, list]]:
     """The commands that bring the engine's configuration to the given one."""
     cmds = []
@@ -47,7 +43,7 @@ def commands_for(engine, assets, markets, fee_account: int | None) -> list[tuple
         cur = engine.markets.get(name)
         if (cur is None or cur.min_amount != min_amount or cur.listed != listed
                 or (cur.stock, cur.money, cur.stock_prec, cur.money_prec, cur.fee_prec) != (stock, money, sp, mp, fp)):
-            cmds.append(("market.put", [name, stock, money, sp, mp, fp, _plain(min_amount), bool(listed)]))
+            cmds.append(("market.put", [name, stock, money, sp, mp, fp, plain(min_amount), bool(listed)]))
     if fee_account is not None and engine.fee_account != fee_account:
         cmds.append(("config.fee_account", [fee_account]))
     return cmds

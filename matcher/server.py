@@ -4,7 +4,7 @@ One asyncio TCP server in front of a ``MatcherService``-like object (anything wi
 ``async call(method, params) -> {"error": ..., "result": ...}``).
 
 Wire format, both directions: frames of a 4-byte big-endian unsigned length followed by
-that many bytes of JSON (orjson).
+that many bytes of JSON (orjson); the codec is matcher/frames.py.
 
 - request  ``{"id": <int>, "method": <str>, "params": [...][, "deadline": <epoch seconds>]}``
 - reply    ``{"id": <id>, "error": null | {"code", "message"[, "data"]}, "result": ...}``
@@ -33,36 +33,25 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import struct
 import time
 
 import orjson
 
+from apps.wire.errors import INTERNAL_ERROR as _INTERNAL, SERVICE_TIMEOUT, error_object, invalid_argument
+from matcher.frames import MAX_REQUEST_FRAME, FrameReader, encode_frame, set_nodelay
+
 logger = logging.getLogger("matcher.server")
 
 #: largest request frame accepted (bytes of JSON)
-MAX_FRAME = 4 * 1024 * 1024
+MAX_FRAME = MAX_REQUEST_FRAME
 #: requests in flight per connection before the server stops reading from it
 MAX_IN_FLIGHT = 20_000
 
-_HEADER = struct.Struct(">I")
-_pack_header = _HEADER.pack
-_unpack_header = _HEADER.unpack_from
-_dumps = orjson.dumps
 _loads = orjson.loads
 
-INTERNAL_ERROR = {"code": 2, "message": "internal error"}
-TIMEOUT_ERROR = {"code": 5, "message": "service timeout", "data": {"reason": "deadline passed before the command ran"}}
+INTERNAL_ERROR = error_object(_INTERNAL)
+TIMEOUT_ERROR = error_object(SERVICE_TIMEOUT, data={"reason": "deadline passed before the command ran"})
 _now = time.time
-
-
-def encode_frame(obj) -> bytes:
-    body = _dumps(obj)
-    return _pack_header(len(body)) + body
-
-
-def _invalid(param: str, reason: str) -> dict:
-    return {"code": 1, "message": "invalid argument", "data": {"param": param, "reason": reason}}
 
 
 class _Connection(asyncio.Protocol):
@@ -71,9 +60,8 @@ class _Connection(asyncio.Protocol):
     def __init__(self, server: "RpcServer"):
         self.server = server
         self.service = server.service
-        self.max_frame = server.max_frame
         self.transport: asyncio.Transport | None = None
-        self.buf = bytearray()
+        self.frames = FrameReader(server.max_frame, min_size=1)
         self.out: list[bytes] = []
         self.flush_scheduled = False
         self.in_flight = 0
@@ -87,14 +75,7 @@ class _Connection(asyncio.Protocol):
     def connection_made(self, transport):
         self.transport = transport
         self.server.connections.add(self)
-        sock = transport.get_extra_info("socket")
-        if sock is not None:
-            try:
-                import socket
-
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            except (OSError, AttributeError):
-                pass
+        set_nodelay(transport)
 
     def connection_lost(self, exc):
         self.lost = True
@@ -105,27 +86,15 @@ class _Connection(asyncio.Protocol):
     def data_received(self, data: bytes):
         if self.closing:
             return
-        buf = self.buf
-        buf += data
-        pos = 0
-        end = len(buf)
-        max_frame = self.max_frame
-        while end - pos >= 4:
-            (size,) = _unpack_header(buf, pos)
-            if size == 0 or size > max_frame:
-                logger.warning("matcher rpc: bad frame length %d from %s; closing", size, self._peer())
-                self._close_after_flush()
-                del buf[:]
-                return
-            if end - pos - 4 < size:
-                break
-            body = bytes(buf[pos + 4:pos + 4 + size])
-            pos += 4 + size
+        bodies, bad_size = self.frames.feed(data)
+        for body in bodies:
             self._dispatch(body)
             if self.closing:
                 break
-        if pos:
-            del buf[:pos]
+        if bad_size is not None and not self.closing:
+            logger.warning("matcher rpc: bad frame length %d from %s; closing", bad_size, self._peer())
+            self._close_after_flush()
+            return
         if self.in_flight >= self.server.max_in_flight and not self.reading_paused:
             self.reading_paused = True
             self.transport.pause_reading()
@@ -135,26 +104,26 @@ class _Connection(asyncio.Protocol):
         try:
             req = _loads(body)
         except orjson.JSONDecodeError:
-            self._reply(None, _invalid("frame", "not valid JSON"), None)
+            self._reply(None, invalid_argument("frame", "not valid JSON"), None)
             return
         if type(req) is not dict:
-            self._reply(None, _invalid("frame", "must be a JSON object"), None)
+            self._reply(None, invalid_argument("frame", "must be a JSON object"), None)
             return
         rid = req.get("id")
         if type(rid) is not int:
-            self._reply(None, _invalid("id", "must be an integer"), None)
+            self._reply(None, invalid_argument("id", "must be an integer"), None)
             return
         method = req.get("method")
         if type(method) is not str:
-            self._reply(rid, _invalid("method", "must be a string"), None)
+            self._reply(rid, invalid_argument("method", "must be a string"), None)
             return
         params = req.get("params", [])
         if type(params) is not list:
-            self._reply(rid, _invalid("params", "must be an array"), None)
+            self._reply(rid, invalid_argument("params", "must be an array"), None)
             return
         deadline = req.get("deadline")
         if deadline is not None and type(deadline) not in (float, int):
-            self._reply(rid, _invalid("deadline", "must be a number (Unix time)"), None)
+            self._reply(rid, invalid_argument("deadline", "must be a number (Unix time)"), None)
             return
         self.in_flight += 1
         task = self.loop.create_task(self._run(rid, method, params, deadline))

@@ -23,6 +23,7 @@ import logging
 import time
 from collections import deque
 
+from apps.wire.errors import INTERNAL_ERROR, METHOD_NOT_FOUND, SERVICE_UNAVAILABLE, error_object
 from matcher.core import Engine
 
 from matcher.log.db import Db, read_progress
@@ -35,14 +36,9 @@ logger = logging.getLogger("matcher.service")
 MUTATING = Engine.MUTATING
 ADMIN = frozenset(("snapshot.make", "matcher.status"))
 
-UNAVAILABLE = 3
 
-
-def _error(code, message, data=None) -> dict:
-    e = {"code": code, "message": message}
-    if data is not None:
-        e["data"] = data
-    return {"error": e, "result": None}
+def _error(code, message=None, data=None) -> dict:
+    return {"error": error_object(code, message, data), "result": None}
 
 
 class MatcherService:
@@ -249,13 +245,13 @@ class MatcherService:
         if method in MUTATING:
             reason = self.refusal()
             if reason is not None:
-                return _error(UNAVAILABLE, "service unavailable", {"reason": reason})
+                return _error(SERVICE_UNAVAILABLE, None, {"reason": reason})
             t = self._stamp()
             try:
                 out = self.engine.execute(method, params, t)
             except Exception:  # noqa: BLE001 - a core bug must not kill the service
                 logger.critical("engine raised on %s %r", method, params, exc_info=True)
-                return _error(2, "internal error")
+                return _error(INTERNAL_ERROR)
             if out.error is not None:
                 return _error(*out.error)
             if out.log is None:  # a successful command that changed nothing
@@ -266,7 +262,7 @@ class MatcherService:
             try:
                 await asyncio.shield(fut)
             except ConnectionAbortedError:
-                return _error(UNAVAILABLE, "service unavailable", {"reason": "stopped before commit"})
+                return _error(SERVICE_UNAVAILABLE, None, {"reason": "stopped before commit"})
             return {"error": None, "result": out.result}
         if method in ADMIN:
             return await self._admin(method, params)
@@ -274,7 +270,7 @@ class MatcherService:
             out = self.engine.execute(method, params, self._stamp())
         except Exception:  # noqa: BLE001
             logger.critical("engine raised on %s %r", method, params, exc_info=True)
-            return _error(2, "internal error")
+            return _error(INTERNAL_ERROR)
         if out.error is not None:
             return _error(*out.error)
         return {"error": None, "result": out.result}
@@ -304,9 +300,9 @@ class MatcherService:
                 meta = await self.make_snapshot()
             except Exception as e:  # noqa: BLE001
                 logger.error("snapshot failed: %s", e)
-                return _error(2, "internal error", {"reason": str(e)})
+                return _error(INTERNAL_ERROR, None, {"reason": str(e)})
             return {"error": None, "result": meta}
-        return _error(4, "method not found")
+        return _error(METHOD_NOT_FOUND)
 
     def status(self) -> dict:
         return {

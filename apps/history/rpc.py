@@ -20,13 +20,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from apps.trading.errors import RpcError
+from apps.wire.errors import RpcError
+from apps.wire.numbers import U32, U64
 
 from . import selectors
 
 QUERY_LIMIT = 101
-UINT32_MAX = 2**32 - 1
-UINT64_MAX = 2**64 - 1
 
 
 def _int(value) -> int:
@@ -34,7 +33,7 @@ def _int(value) -> int:
     return value if type(value) is int else 0
 
 
-def _uint(params: list, index: int, name: str, maximum: int = UINT64_MAX) -> int:
+def _uint(params: list, index: int, name: str, maximum: int = U64) -> int:
     value = _int(params[index])
     if value < 0:
         raise RpcError.invalid(name, "must be >= 0")
@@ -44,7 +43,7 @@ def _uint(params: list, index: int, name: str, maximum: int = UINT64_MAX) -> int
 
 
 def _user_id(params: list, index: int = 0) -> int:
-    user_id = _uint(params, index, "user_id", UINT32_MAX)
+    user_id = _uint(params, index, "user_id", U32)
     if user_id == 0:
         raise RpcError.invalid("user_id", "must be a non-zero integer")
     return user_id
@@ -110,7 +109,7 @@ def _before_id(params: list, index: int) -> tuple[bool, int | None]:
     value = params[index]
     if value is None:
         return True, None
-    if type(value) is not int or value < 0 or value > UINT64_MAX:
+    if type(value) is not int or value < 0 or value > U64:
         raise RpcError.invalid("before_id", "must be null or an integer 0…2^64-1")
     return True, value or None
 

@@ -21,6 +21,8 @@ from decimal import Decimal
 import orjson
 from django.db import connections
 
+from apps.wire.numbers import plain
+
 from .models import BalanceHistory, DealHistory, OrderHistory
 
 __all__ = [
@@ -30,8 +32,13 @@ __all__ = [
     "order_finished_get",
     "order_deal_list",
     "user_deal_list",
+    "order_client_ids",
+    "order_deal_owner",
+    "user_deal_records",
+    "market_deal_rows",
+    "market_last_price",
+    "market_deal_window",
     "business_filter",
-    "format_decimal",
 ]
 
 
@@ -43,17 +50,6 @@ class Page(list):
     def __init__(self, records=(), next_before_id: int | None = None):
         super().__init__(records)
         self.next_before_id = next_before_id
-
-
-def format_decimal(value: Decimal) -> str:
-    """MySQL DECIMAL text with trailing zeros and a trailing '.' stripped (plain notation):
-    ``0.10000000`` -> ``"0.1"``, ``0.00000000`` -> ``"0"``, ``1E-8`` -> ``"0.00000001"``."""
-    s = format(value, "f")
-    if "." in s:
-        s = s.rstrip("0").rstrip(".")
-    if s == "-0":
-        s = "0"
-    return s
 
 
 def _detail(text) -> dict:
@@ -105,8 +101,8 @@ def _bh_record(row) -> dict:
         "time": row[1],
         "asset": row[2],
         "business": row[3],
-        "change": format_decimal(row[4]),
-        "balance": format_decimal(row[5]),
+        "change": plain(row[4]),
+        "balance": plain(row[5]),
         "detail": _detail(row[6]),
     }
 
@@ -181,13 +177,13 @@ def _oh_record(row) -> dict:
         "source": row[5],
         "type": row[6],
         "side": row[7],
-        "price": format_decimal(row[8]),
-        "amount": format_decimal(row[9]),
-        "taker_fee": format_decimal(row[10]),
-        "maker_fee": format_decimal(row[11]),
-        "deal_stock": format_decimal(row[12]),
-        "deal_money": format_decimal(row[13]),
-        "deal_fee": format_decimal(row[14]),
+        "price": plain(row[8]),
+        "amount": plain(row[9]),
+        "taker_fee": plain(row[10]),
+        "maker_fee": plain(row[11]),
+        "deal_stock": plain(row[12]),
+        "deal_money": plain(row[13]),
+        "deal_fee": plain(row[14]),
     }
 
 
@@ -231,10 +227,10 @@ def _od_record(row) -> dict:
         "user": row[2],
         "id": row[3],
         "role": row[4],
-        "price": format_decimal(row[5]),
-        "amount": format_decimal(row[6]),
-        "deal": format_decimal(row[7]),
-        "fee": format_decimal(row[8]),
+        "price": plain(row[5]),
+        "amount": plain(row[6]),
+        "deal": plain(row[7]),
+        "fee": plain(row[8]),
         "deal_order_id": row[9],
     }
 
@@ -258,10 +254,10 @@ def _ud_record(row) -> dict:
         "id": row[3],
         "side": row[4],
         "role": row[5],
-        "price": format_decimal(row[6]),
-        "amount": format_decimal(row[7]),
-        "deal": format_decimal(row[8]),
-        "fee": format_decimal(row[9]),
+        "price": plain(row[6]),
+        "amount": plain(row[7]),
+        "deal": plain(row[8]),
+        "fee": plain(row[9]),
         "deal_order_id": row[10],
         "market": row[11],
     }
@@ -273,3 +269,65 @@ def user_deal_list(
     """A user's deals in one market (one record per own order side), newest first."""
     qs = DealHistory.objects.filter(user_id=user_id, market=market)
     return _page(qs, offset=offset, limit=limit, before_id=before_id, columns=_UD_COLUMNS, build=_ud_record)
+
+
+# ---------------------------------------------------------------- reads of the access layer (REST v1)
+
+
+def order_client_ids(*, order_ids) -> dict[int, str]:
+    """order id → client_order_id of those finished orders that have one."""
+    return dict(OrderHistory.objects.filter(id__in=list(order_ids)).exclude(client_order_id="")
+                .values_list("id", "client_order_id"))
+
+
+def order_deal_owner(*, order_id: int) -> dict | None:
+    """``{"user_id", "market", "side"}`` of an order that has deals, else None."""
+    return DealHistory.objects.filter(order_id=order_id).values("user_id", "market", "side").first()
+
+
+def user_deal_records(*, user_id: int, market: str = "", offset: int = 0, limit: int = 100) -> list[dict]:
+    """A user's deals (one record per own order side), newest first, in every market when
+    `market` is "": ``{"id" (deal id), "time", "market", "order_id", "deal_order_id", "side",
+    "role", "price", "amount", "deal", "fee"}``."""
+    qs = DealHistory.objects.filter(user_id=user_id)
+    if market:
+        qs = qs.filter(market=market)
+    rows = qs.order_by("-id").values(
+        "deal_id", "time", "market", "order_id", "deal_order_id", "side", "role", "price", "amount", "deal", "fee",
+    )[offset:offset + limit]
+    records = []
+    for r in rows:
+        rec = {**r, "id": r["deal_id"]}
+        for key in ("price", "amount", "deal", "fee"):
+            rec[key] = plain(r[key])
+        records.append(rec)
+    return records
+
+
+# ---------------------------------------------------------------- INTERIM market data
+# Used only by apps.trading.interim_marketdata; replaced by apps.marketdata in step 8
+# (delete these three then).
+
+
+def market_deal_rows(*, market: str, limit: int, last_id: int = 0) -> list[tuple]:
+    """INTERIM. The taker's row of the market's recent deals, newest first:
+    ``(deal_id, time, price, amount, side)``; only deals above `last_id` when it is set."""
+    qs = DealHistory.objects.filter(market=market, role=2)
+    if last_id:
+        qs = qs.filter(deal_id__gt=last_id)
+    return list(qs.order_by("-id").values_list("deal_id", "time", "price", "amount", "side")[:limit])
+
+
+def market_last_price(*, market: str) -> Decimal | None:
+    """INTERIM. The price of the market's last deal, or None."""
+    return (DealHistory.objects.filter(market=market, role=2).order_by("-id")
+            .values_list("price", flat=True).first())
+
+
+def market_deal_window(*, market: str, since: float, limit: int) -> list[tuple]:
+    """INTERIM. ``(price, amount, deal)`` of the market's deals since `since`, newest
+    first, at most `limit`."""
+    return list(
+        DealHistory.objects.filter(market=market, role=2, time__gte=since).order_by("-id")
+        .values_list("price", "amount", "deal")[:limit]
+    )

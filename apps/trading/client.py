@@ -11,7 +11,7 @@ Sync use (Django views, management commands, Celery tasks)::
     from apps.trading.client import call_sync, request_sync
     result = call_sync("balance.query", [1])
 
-Errors (all ``RpcError`` from apps.trading.errors):
+Errors (all ``RpcError`` from apps.wire.errors):
 
 - ``call`` raises ``RpcError(code, message, data)`` for an application error of the
   matcher (code 1, 10, 11, …); ``request`` returns the envelope instead.
@@ -34,29 +34,24 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-import socket
-import struct
 import threading
 import time
 import weakref
 
 import orjson
 
-from apps.trading.errors import SERVICE_TIMEOUT, SERVICE_UNAVAILABLE, RpcError
+from apps.wire.errors import SERVICE_TIMEOUT, SERVICE_UNAVAILABLE, RpcError
+from apps.wire.numbers import INT64_MAX
+from matcher.frames import MAX_REPLY_FRAME, MAX_REQUEST_FRAME, FrameReader, pack_header, set_nodelay
 
 logger = logging.getLogger("apps.trading.client")
 
-_HEADER = struct.Struct(">I")
-_pack_header = _HEADER.pack
-_unpack_header = _HEADER.unpack_from
 _dumps = orjson.dumps
 _loads = orjson.loads
 
-#: largest reply frame accepted
-MAX_REPLY_FRAME = 64 * 1024 * 1024
-#: largest request frame sent (the matcher server's limit, matcher.server.MAX_FRAME)
-MAX_REQUEST_FRAME = 4 * 1024 * 1024
-_ID_WRAP = 2**63 - 1
+# frames (matcher/frames.py): replies up to MAX_REPLY_FRAME accepted, requests up to
+# MAX_REQUEST_FRAME (the matcher server's limit) sent
+_ID_WRAP = INT64_MAX
 
 
 class MatcherTimeout(RpcError):
@@ -90,7 +85,7 @@ class _Conn(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.pending: dict[int, asyncio.Future] = {}
         self.ids = itertools.count(1)
-        self.buf = bytearray()
+        self.frames = FrameReader(MAX_REPLY_FRAME)
         self.out: list[bytes] = []
         self.flush_scheduled = False
         self.alive = False
@@ -98,12 +93,7 @@ class _Conn(asyncio.Protocol):
     def connection_made(self, transport):
         self.transport = transport
         self.alive = True
-        sock = transport.get_extra_info("socket")
-        if sock is not None:
-            try:
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            except OSError:
-                pass
+        set_nodelay(transport)
 
     def connection_lost(self, exc):
         self.alive = False
@@ -115,31 +105,22 @@ class _Conn(asyncio.Protocol):
         self.pool._lost(self)
 
     def data_received(self, data: bytes):
-        buf = self.buf
-        buf += data
-        pos, end = 0, len(buf)
+        bodies, bad_size = self.frames.feed(data)
         pending = self.pending
-        while end - pos >= 4:
-            (size,) = _unpack_header(buf, pos)
-            if size > MAX_REPLY_FRAME:
-                logger.error("matcher reply frame of %d bytes; dropping the connection", size)
-                self.transport.abort()
-                return
-            if end - pos - 4 < size:
-                break
+        for body in bodies:
             try:
-                reply = _loads(memoryview(buf)[pos + 4:pos + 4 + size])
+                reply = _loads(body)
             except orjson.JSONDecodeError:
                 reply = None
-            pos += 4 + size
             if type(reply) is not dict:
                 logger.error("matcher sent a frame that is not a JSON object")
                 continue
             fut = pending.pop(reply.get("id"), None)
             if fut is not None and not fut.done():
                 fut.set_result(reply)
-        if pos:
-            del buf[:pos]
+        if bad_size is not None:
+            logger.error("matcher reply frame of %d bytes; dropping the connection", bad_size)
+            self.transport.abort()
 
     def send(self, method: str, params: list, deadline: float) -> tuple[int, asyncio.Future]:
         """Queue one request; the matcher will not start it after ``deadline`` (Unix time)."""
@@ -153,7 +134,7 @@ class _Conn(asyncio.Protocol):
             raise RpcError.invalid("params", "request too large")
         fut = self.loop.create_future()
         self.pending[rid] = fut
-        self.out.append(_pack_header(len(body)))
+        self.out.append(pack_header(len(body)))
         self.out.append(body)
         if not self.flush_scheduled:
             self.flush_scheduled = True
@@ -332,15 +313,6 @@ def get_client() -> MatcherClient:
     if client is None:
         client = _clients[loop] = MatcherClient()
     return client
-
-
-def set_client(client: MatcherClient | None) -> None:
-    """Install ``client`` as the running loop's default (tests); None removes it."""
-    loop = asyncio.get_running_loop()
-    if client is None:
-        _clients.pop(loop, None)
-    else:
-        _clients[loop] = client
 
 
 # -- sync wrapper (Django views) ---------------------------------------------------------

@@ -30,7 +30,10 @@ from urllib.parse import urlsplit
 import orjson
 
 from apps.trading.client import MatcherTimeout, MatcherUnavailable, get_client
-from apps.trading.errors import INTERNAL_ERROR, SERVICE_UNAVAILABLE, RpcError
+from apps.wire.errors import (
+    INTERNAL_ERROR, METHOD_NOT_FOUND, SERVICE_TIMEOUT, SERVICE_UNAVAILABLE, RpcError, error_object,
+)
+from apps.wire.numbers import INT64_MAX, INT64_MIN
 
 logger = logging.getLogger("apps.trading.jsonrpc")
 
@@ -48,17 +51,14 @@ MARKETDATA_METHOD_NAMES = frozenset((
     "market.last", "market.deals", "market.kline", "market.status", "market.status_today",
 ))
 
-INT64_MIN = -(2**63)
-INT64_MAX = 2**63 - 1
 MAX_BATCH = 1000
 
 _loads = orjson.loads
 _dumps = orjson.dumps
 
-_JSON_HEADERS = [(b"content-type", b"application/json")]
-_ERR_NOT_FOUND = {"code": 4, "message": "method not found"}
-_ERR_TIMEOUT = {"code": 5, "message": "service timeout"}
-_ERR_INTERNAL = {"code": INTERNAL_ERROR, "message": "internal error"}
+_ERR_NOT_FOUND = error_object(METHOD_NOT_FOUND)
+_ERR_TIMEOUT = error_object(SERVICE_TIMEOUT)
+_ERR_INTERNAL = error_object(INTERNAL_ERROR)
 
 
 class _Malformed(Exception):
@@ -70,7 +70,7 @@ class _NotConnected(Exception):
 
 
 def _unavailable(reason: str) -> dict:
-    return {"code": SERVICE_UNAVAILABLE, "message": "service unavailable", "data": {"reason": reason}}
+    return error_object(SERVICE_UNAVAILABLE, data={"reason": reason})
 
 
 def _parse_networks(values) -> tuple:

@@ -11,8 +11,11 @@ import re
 
 from .numbers import ONE, ParamError, fmt, parse_trunc
 
+# integer limits of the wire (imported by the access layer through apps.wire.numbers)
 U32 = 2**32 - 1
 U64 = 2**64 - 1
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
 #: idempotency window of balance.update business ids and client order ids
 DAY_US = 86_400 * 1_000_000
 MAX_LIST = 101
@@ -24,7 +27,9 @@ STP_CANCEL_OLDEST = 2
 STP = {"none": STP_NONE, "cancel_newest": STP_CANCEL_NEWEST, "cancel_oldest": STP_CANCEL_OLDEST}
 TIF = ("GTC", "IOC", "FOK")
 
-CID_RE = re.compile(r"[A-Za-z0-9_.:\-]{1,36}\Z")
+#: client_order_id, unanchored (apps.wire.numbers.CLIENT_ORDER_ID_RE anchors it for REST)
+CID_PATTERN = r"[A-Za-z0-9_.:\-]{1,36}"
+CID_RE = re.compile(CID_PATTERN + r"\Z")
 
 
 class CmdError(Exception):

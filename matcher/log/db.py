@@ -8,7 +8,6 @@ no debug cursor wrapper, explicit transactions. Works on MySQL/MariaDB (producti
 from __future__ import annotations
 
 import logging
-import time
 from contextlib import suppress
 
 from django.db import connections
@@ -160,29 +159,3 @@ def set_progress_sql(vendor: str) -> str:
 
 def read_progress(db: Db) -> dict[str, int]:
     return {name: int(pos) for name, pos in db.query(f"SELECT {', '.join(PROGRESS_COLUMNS)} FROM sink_progress")}
-
-
-def retry_forever(fn, *, what: str, stop=None, on_error=None, on_ok=None, first_delay=0.05,
-                  max_delay=1.0):
-    """Call fn() until it succeeds (or ``stop()`` is true: returns None)."""
-    delay = first_delay
-    failures = 0
-    while True:
-        try:
-            result = fn()
-        except Exception as e:  # noqa: BLE001 - any DB error: retry
-            failures += 1
-            if on_error:
-                on_error(e)
-            if failures == 1 or failures % 20 == 0:
-                logger.error("%s failed (%s attempt): %s", what, failures, e)
-            if stop is not None and stop():
-                return None
-            time.sleep(delay)
-            delay = min(max_delay, delay * 2)
-            continue
-        if failures:
-            logger.warning("%s succeeded again after %s failures", what, failures)
-        if on_ok:
-            on_ok()
-        return result

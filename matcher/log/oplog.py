@@ -18,6 +18,8 @@ from collections import deque
 
 import orjson
 
+from matcher.retry import retry_forever
+
 from .db import Db, executemany_ignore, placeholder
 
 logger = logging.getLogger("matcher.log")
@@ -105,25 +107,16 @@ class OperationLogWriter:
         def insert(cur):
             executemany_ignore(cur, vendor, TABLE, COLUMNS, rows, chunk=2000)
 
-        failures = 0
-        while True:
-            try:
-                db.run(insert)
-                break
-            except Exception as e:  # noqa: BLE001 - retry any DB error forever
-                failures += 1
-                self.healthy = False
-                self.last_error = str(e)
-                if failures == 1 or failures % 20 == 0:
-                    logger.error("operation log commit failed (attempt %s, %s entries from id %s): %s",
-                                 failures, len(rows), rows[0][0], e)
-                if self._stopping and time.monotonic() > self._stop_deadline:
-                    logger.critical("operation log: giving up at shutdown; entries from id %s are "
-                                    "not committed and were never acknowledged", rows[0][0])
-                    raise SystemExit from e
-                time.sleep(min(1.0, 0.05 * 2 ** min(failures, 5)))
-        if not self.healthy:
-            logger.warning("operation log writable again after %s failed attempts", failures)
+        def failed(e, failures):
+            self.healthy = False
+            self.last_error = str(e)
+            if self._stopping and time.monotonic() > self._stop_deadline:
+                logger.critical("operation log: giving up at shutdown; entries from id %s are "
+                                "not committed and were never acknowledged", rows[0][0])
+                raise SystemExit from e
+
+        retry_forever(lambda: db.run(insert), what=f"operation log commit of {len(rows)} entries from id {rows[0][0]}",
+                      log=logger, on_error=failed)
         self.healthy = True
         self.last_error = None
         self.committed_id = rows[-1][0]
@@ -152,13 +145,6 @@ def read_log_pages(db: Db, after_id: int, upto_id: int | None = None, page: int 
         last = rows[-1][0]
         if len(rows) < page:
             return
-
-
-def read_log(db: Db, after_id: int, upto_id: int | None = None, page: int = 20000):
-    """Yield ``(id, time_us, method, params_json)`` with id > after_id (<= upto_id), in id
-    order, page by page."""
-    for rows in read_log_pages(db, after_id, upto_id, page):
-        yield from rows
 
 
 class _Failed:

@@ -19,8 +19,8 @@ import logging
 
 import orjson
 
+from apps.wire.numbers import plain
 from matcher.core import BalanceEvent, DealEvent, OrderEvent
-
 from matcher.log.db import Db, executemany_ignore, set_progress_sql
 
 logger = logging.getLogger("matcher.history")
@@ -38,30 +38,16 @@ TABLES = {"balance_history": BALANCE_COLS, "order_history": ORDER_COLS, "deal_hi
 _SORT = orjson.OPT_SORT_KEYS
 
 
-def _num(d) -> str:
-    """Decimal → plain string for a DECIMAL column (no exponent)."""
-    return format(d, "f")
-
-
-def _numstr(s: str) -> str:
-    """fmt'ed decimal string (may be '1e-8') → plain string."""
-    if "e" in s or "E" in s:
-        from decimal import Decimal
-
-        return format(Decimal(s), "f")
-    return s
-
-
 def rows_of(events, balances: list, orders: list, deals: list) -> None:
     for ev in events:
         cls = type(ev)
         if cls is BalanceEvent:
-            balances.append((ev.seq, ev.time_us / 1e6, ev.user_id, ev.asset, ev.business, _num(ev.change),
-                             _num(ev.balance), orjson.dumps(ev.detail, option=_SORT).decode()))
+            balances.append((ev.seq, ev.time_us / 1e6, ev.user_id, ev.asset, ev.business, plain(ev.change),
+                             plain(ev.balance), orjson.dumps(ev.detail, option=_SORT).decode()))
         elif cls is DealEvent:
             t = ev.time_us / 1e6
-            price, amount, deal = _num(ev.price), _num(ev.amount), _num(ev.deal)
-            ask_fee, bid_fee = _num(ev.ask_fee), _num(ev.bid_fee)
+            price, amount, deal = plain(ev.price), plain(ev.amount), plain(ev.deal)
+            ask_fee, bid_fee = plain(ev.ask_fee), plain(ev.bid_fee)
             deals.append((ev.deal_id * 2, t, ev.ask_user_id, ev.market, ev.deal_id, ev.ask_order_id,
                           ev.bid_order_id, 1, ev.ask_role, price, amount, deal, ask_fee, bid_fee))
             deals.append((ev.deal_id * 2 + 1, t, ev.bid_user_id, ev.market, ev.deal_id, ev.bid_order_id,
@@ -70,9 +56,9 @@ def rows_of(events, balances: list, orders: list, deals: list) -> None:
             if ev.to_history:
                 o = ev.order
                 orders.append((o["id"], o["ctime"], o["mtime"], o["user"], o["market"], o["source"], o["type"],
-                               o["side"], _numstr(o["price"]), _numstr(o["amount"]), _numstr(o["taker_fee"]),
-                               _numstr(o["maker_fee"]), _numstr(o["deal_stock"]), _numstr(o["deal_money"]),
-                               _numstr(o["deal_fee"]), o.get("client_order_id") or ""))
+                               o["side"], plain(o["price"]), plain(o["amount"]), plain(o["taker_fee"]),
+                               plain(o["maker_fee"]), plain(o["deal_stock"]), plain(o["deal_money"]),
+                               plain(o["deal_fee"]), o.get("client_order_id") or ""))
 
 
 NAME = "history"  # sink_progress row

@@ -38,6 +38,7 @@ from matcher.child_process import ParentWatch, child_setup, reply
 from matcher.log.db import Db, placeholder, read_progress
 from matcher.log.oplog import SELECT as SELECT_LOG
 from matcher.log.recovery import RecoveryError, load_base, replay_entry
+from matcher.retry import retry_forever
 
 from .history import NAME, rows_of, write_rows
 
@@ -67,23 +68,12 @@ class HistoryTail:
 
     def _retry(self, fn, what: str):
         """fn() until it succeeds; database errors are retried forever (while not stopped)."""
-        failures = 0
-        while True:
-            try:
-                r = fn()
-            except RecoveryError:
-                raise
-            except Exception as e:  # noqa: BLE001 - the database: retry
-                failures += 1
-                if failures == 1 or failures % 20 == 0:
-                    logger.error("history follower: %s failed (attempt %s): %s", what, failures, e)
-                if self.stop():
-                    raise SystemExit(0) from e
-                time.sleep(min(1.0, 0.05 * 2 ** min(failures, 5)))
-                continue
-            if failures:
-                logger.warning("history follower: %s succeeded after %s failed attempts", what, failures)
-            return r
+        def give_up_when_stopped(exc, failures):
+            if self.stop():
+                raise SystemExit(0) from exc
+
+        return retry_forever(fn, what=f"history follower: {what}", log=logger, on_error=give_up_when_stopped,
+                             reraise=(RecoveryError,))
 
     def recover(self) -> None:
         self.position = self._retry(lambda: read_progress(self.db).get(NAME, 0), "reading the position")

@@ -99,7 +99,7 @@ class CheckedLoad(Load):
         return "order.put_limit", [uid, MARKET, side, "0.01", price, "0.002", "0.001", "load"]
 
     async def worker(self, client) -> None:
-        from apps.trading.errors import RpcError
+        from apps.wire.errors import RpcError
 
         while time.monotonic() < self.stop_at:
             method, p = self._next()

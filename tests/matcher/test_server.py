@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from apps.trading.client import MatcherClient, MatcherTimeout, MatcherUnavailable, SyncMatcherClient
-from apps.trading.errors import RpcError
+from apps.wire.errors import RpcError
 from matcher.server import serve
 from tests.backing import free_port
 

@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
 from apps.accounts.authentication import GuardUnavailable
-from apps.trading.errors import (
+from apps.wire.errors import (
     INTERNAL_ERROR,
     INVALID_ARGUMENT,
     METHOD_NOT_FOUND,

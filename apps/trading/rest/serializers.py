@@ -4,18 +4,14 @@ from decimal import Decimal
 from rest_framework import serializers
 
 from apps.markets.models import Asset, Market
+from apps.wire.numbers import CLIENT_ORDER_ID_RE, U32, U64
+from apps.wire.orders import SIDES, TYPES
 
 from .fields import DecimalStringField, QueryIntegerField, StrictBooleanField, StrictIntegerField, check_precision
 
-U64 = 2**64 - 1
 MAX_OFFSET = 10**9
 MAX_TIME = 2**40
-SIDES = {"sell": 1, "buy": 2}
-SIDE_NAMES = {v: k for k, v in SIDES.items()}
-TYPES = {"limit": 1, "market": 2}
-TYPE_NAMES = {v: k for k, v in TYPES.items()}
 BUSINESS_RE = r"^[A-Za-z0-9_.\-]{1,30}$"
-CLIENT_ORDER_ID_RE = r"^[A-Za-z0-9_.:\-]{1,36}$"
 
 
 class StrictSerializer(serializers.Serializer):
@@ -317,7 +313,7 @@ class UserDealPage(serializers.Serializer):
 
 # --- staff -------------------------------------------------------------------------------
 class BalanceAdjustIn(StrictSerializer):
-    user_id = StrictIntegerField(min_value=1, max_value=2**32 - 1)
+    user_id = StrictIntegerField(min_value=1, max_value=U32)
     asset = AssetNameField()
     amount = DecimalStringField()
     business_id = StrictIntegerField(min_value=0, max_value=U64,

@@ -9,8 +9,10 @@ from rest_framework.views import APIView
 
 from apps.accounts.authentication import HasScope
 from apps.accounts.models import ApiKey
+from apps.trading import interim_marketdata, selectors, services
+from apps.wire.numbers import U64
 
-from . import selectors, serializers as s, services
+from . import serializers as s
 from .errors import exception_handler
 from .throttles import AnonThrottle, UserThrottle
 
@@ -37,7 +39,7 @@ ORDER_EXAMPLE = {
 
 def _order_id(raw: str) -> int:
     """The path's order id: an integer 1 .. 2^64-1 (else 400 naming order_id, in JSON)."""
-    if not (raw.isascii() and raw.isdigit() and len(raw) <= 20 and 0 < int(raw) <= s.U64):
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 20 and 0 < int(raw) <= U64):
         raise ValidationError({"order_id": ["Must be an integer 1 .. 2^64-1."]})
     return int(raw)
 
@@ -112,7 +114,7 @@ class MarketDealListView(PublicView):
                    examples=[OpenApiExample("deals", response_only=True, value={
                        "id": 124, "time": 1602632410.913296, "price": "8000", "amount": "0.01", "type": "sell"})])
     def get(self, request):
-        return Response(selectors.market_deal_list(**_query(s.MarketDealsQuery, request)))
+        return Response(interim_marketdata.market_deal_list(**_query(s.MarketDealsQuery, request)))
 
 
 class TickerListView(PublicView):
@@ -121,7 +123,7 @@ class TickerListView(PublicView):
                        "market": "BTCUSDT", "last": "8000", "open": "7900", "high": "8100", "low": "7800",
                        "volume": "12.5", "deal": "100000", "period": 86400})])
     def get(self, request):
-        return Response(selectors.ticker_list())
+        return Response(interim_marketdata.ticker_list())
 
 
 # --- balances ----------------------------------------------------------------------------

@@ -4,7 +4,7 @@ import pytest
 
 from apps.history.rpc import HISTORY_METHODS
 from apps.markets.models import Market
-from apps.trading.errors import RpcError
+from apps.wire.errors import RpcError
 
 pytestmark = pytest.mark.django_db
 

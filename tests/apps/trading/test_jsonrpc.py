@@ -11,7 +11,7 @@ import pytest
 from apps.history.rpc import HISTORY_METHODS
 from apps.trading.client import MatcherClient
 from apps.trading.jsonrpc import HISTORY_METHOD_NAMES, MARKETDATA_METHOD_NAMES, MATCHER_METHODS, JsonRpcApp
-from apps.trading.errors import RpcError
+from apps.wire.errors import RpcError
 from tests.apps.trading.util import MatcherThread, asgi_request
 from tests.backing import free_port
 

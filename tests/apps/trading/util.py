@@ -7,47 +7,18 @@ import threading
 
 import orjson
 
-from matcher.core import Engine
 from matcher.server import serve
+from matcher.standin import EngineService as _EngineService
 
 #: the spec's example time (http-jsonrpc.md §3): 1602599518.243492
 FIXED_TIME_US = 1_602_599_518_243_492
 
-DEMO_CONFIG = [
-    ("asset.put", ["BTC", 20, 8]),
-    ("asset.put", ["ETH", 20, 8]),
-    ("asset.put", ["USDT", 20, 8]),
-    ("market.put", ["BTCUSDT", "BTC", "USDT", 8, 2, 4, "0.001", True]),
-    ("market.put", ["ETHUSDT", "ETH", "USDT", 8, 2, 4, "0.01", True]),
-    ("market.put", ["ETHBTC", "ETH", "BTC", 8, 6, 4, "0.01", True]),
-]
 
-
-class EngineService:
-    """MatcherService stand-in: the real Engine, no durability. ``clock`` gives time_us;
-    ``delay`` (seconds) holds every reply back (timeout tests)."""
+class EngineService(_EngineService):
+    """matcher.standin.EngineService with the spec's example time as its default clock."""
 
     def __init__(self, clock=lambda: FIXED_TIME_US):
-        self.engine = Engine()
-        self.clock = clock
-        self.delay = 0.0
-        self.calls = []
-        for method, params in DEMO_CONFIG:
-            out = self.engine.execute(method, params, clock())
-            assert out.error is None, (method, out.error)
-
-    async def call(self, method, params):
-        self.calls.append((method, params))
-        if self.delay:
-            await asyncio.sleep(self.delay)
-        out = self.engine.execute(method, params, self.clock())
-        if out.error is None:
-            return {"error": None, "result": out.result}
-        code, message, data = out.error
-        error = {"code": code, "message": message}
-        if data is not None:
-            error["data"] = data
-        return {"error": error, "result": None}
+        super().__init__(clock=clock)
 
 
 class MatcherThread:

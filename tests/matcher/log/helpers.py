@@ -316,7 +316,7 @@ class Load:
     async def worker(self, client) -> None:
         import time
 
-        from apps.trading.errors import RpcError
+        from apps.wire.errors import RpcError
 
         rng = self.rng
         while time.monotonic() < self.stop_at:

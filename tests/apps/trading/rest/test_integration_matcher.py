@@ -10,8 +10,8 @@ from django.test import Client
 
 from apps.markets.services import demo_config_seed
 from apps.trading import client as matcher_client
-from apps.trading.errors import RpcError
-from tests.matcherproc import MatcherProc, server_database_url
+from apps.wire.errors import RpcError
+from tests.matcherproc import ROOT, MatcherProc, server_database_url
 
 from .conftest import signed_client
 

@@ -1,17 +1,18 @@
-"""Writes of REST v1: orders and staff balance changes, all through the matcher."""
+"""Trading writes: orders and staff balance changes, all through the matcher
+(apps.trading.matcher). Transport-neutral: plain arguments in, plain dicts out, RpcError
+on refusal; used by REST v1 (apps.trading.rest.views) and ready for the admin console and
+the websocket layer."""
 from decimal import Decimal
 
 from django.conf import settings
 
 from apps.markets.models import Asset, Market
-from apps.trading.errors import RpcError
+from apps.wire.numbers import plain
+from apps.wire.orders import SIDES
 
 from . import matcher
-from .matcher import engine_user_id, plain
+from .matcher import engine_user_id, order_not_found
 from .selectors import order_out, order_pending_find
-from .serializers import SIDES
-
-ORDER_OPTIONS = ("time_in_force", "post_only", "self_trade", "client_order_id")
 
 
 def order_place(
@@ -19,7 +20,7 @@ def order_place(
     source: str = "api", client_order_id: str | None = None, time_in_force: str | None = None,
     post_only: bool | None = None, self_trade: str | None = None,
 ) -> dict:
-    """Place a limit or market order for `user`; returns the REST order after matching."""
+    """Place a limit or market order for `user`; returns the order (selectors.order_out) after matching."""
     given = {"time_in_force": time_in_force, "post_only": post_only, "self_trade": self_trade,
              "client_order_id": client_order_id}
     options = {k: v for k, v in given.items() if v is not None}
@@ -39,13 +40,11 @@ def order_place(
 
 
 def order_cancel(*, user, order_id: int, market: Market | None = None) -> dict:
-    """Cancel one of the user's open orders; another user's or unknown → RpcError 10 (404)."""
+    """Cancel one of the user's open orders; another user's or unknown → RpcError 10."""
     if market is None:
         found = order_pending_find(user=user, order_id=order_id)
         if found is None:
-            err = RpcError(10, "order not found")
-            err.method = "order.cancel"
-            raise err
+            raise order_not_found()
         market_name = found["market"]
     else:
         market_name = market.name

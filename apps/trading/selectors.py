@@ -1,20 +1,18 @@
-"""Reads of REST v1: configuration (apps.markets), the matcher's live state (depth, balances,
-open orders) and history tables (apps.history.selectors). Each user sees only their own."""
-import time
+"""Trading reads: configuration (apps.markets), the matcher's live state (depth, balances,
+open orders) and history (only through apps.history.selectors). Each user sees only their
+own. Transport-neutral (plain dicts, RpcError); used by REST v1 and ready for the admin
+console and the websocket layer. Interim market data (tickers, recent deals) is in
+apps.trading.interim_marketdata until step 8."""
 from decimal import Decimal
 
 from apps.history import selectors as history
-from apps.history.models import DealHistory, OrderHistory
 from apps.markets import selectors as markets
 from apps.markets.models import Market
-from apps.trading.errors import RpcError
+from apps.wire.numbers import plain
+from apps.wire.orders import SIDE_NAMES, TYPE_NAMES
 
 from . import matcher
-from .matcher import engine_user_id, plain
-from .serializers import SIDE_NAMES, TYPE_NAMES
-
-TICKER_PERIOD_S = 86400
-TICKER_MAX_DEALS = 10000
+from .matcher import engine_user_id, order_not_found
 
 
 # --- configuration -------------------------------------------------------------------------
@@ -119,26 +117,19 @@ def order_get(*, user, order_id: int, market: Market | None = None) -> dict:
         finished = history.order_finished_get(order_id=order_id)
         if finished is not None and finished["market"] == market.name:
             return _own_finished(user, finished, order_id)
-    raise _not_found()
+    raise order_not_found()
 
 
 def _with_client_order_ids(records: list[dict]) -> list[dict]:
     """history.order_finished_* records lack client_order_id: add it (one query)."""
-    ids = dict(OrderHistory.objects.filter(id__in=[r["id"] for r in records]).exclude(client_order_id="")
-               .values_list("id", "client_order_id"))
+    ids = history.order_client_ids(order_ids=[r["id"] for r in records])
     return [{**r, "client_order_id": ids.get(r["id"])} for r in records]
 
 
 def _own_finished(user, record: dict, order_id: int) -> dict:
     if record["user"] != engine_user_id(user):
-        raise _not_found()
+        raise order_not_found()
     return order_out(_with_client_order_ids([record])[0])
-
-
-def _not_found() -> RpcError:
-    err = RpcError(10, "order not found")
-    err.method = "order.cancel"  # same mapping: 404
-    return err
 
 
 def order_finished_list(*, user, market: Market, side: str | None, start_time: int, end_time: int,
@@ -163,28 +154,19 @@ def _deal_out(r: dict, *, market: Market | None, side: int, order_id: int) -> di
 
 
 def user_deal_list(*, user, market: Market | None, offset: int, limit: int) -> dict:
-    """The user's deals (one record per own order side), newest first. Read here rather than
-    through history.user_deal_list: REST records carry the own order id and the market is
-    optional."""
-    qs = DealHistory.objects.filter(user_id=engine_user_id(user))
-    if market is not None:
-        qs = qs.filter(market=market.name)
-    rows = qs.order_by("-id").values(
-        "deal_id", "time", "market", "order_id", "deal_order_id", "side", "role", "price", "amount", "deal", "fee",
-    )[offset:offset + limit]
+    """The user's deals (one record per own order side), newest first. Through
+    history.user_deal_records rather than history.user_deal_list: these records carry the
+    own order id and the market is optional."""
+    rows = history.user_deal_records(user_id=engine_user_id(user), market=market.name if market is not None else "",
+                                     offset=offset, limit=limit)
     by_name = {m.name: m for m in markets.market_list()}
-    records = []
-    for r in rows:
-        rec = {**r, "id": r["deal_id"]}
-        for key in ("price", "amount", "deal", "fee"):
-            rec[key] = plain(r[key])
-        records.append(_deal_out(rec, market=by_name.get(r["market"]), side=r["side"], order_id=r["order_id"]))
+    records = [_deal_out(r, market=by_name.get(r["market"]), side=r["side"], order_id=r["order_id"]) for r in rows]
     return {"offset": offset, "limit": limit, "records": records}
 
 
 def order_deal_list(*, user, order_id: int, offset: int, limit: int) -> dict:
     uid = engine_user_id(user)
-    first = DealHistory.objects.filter(order_id=order_id).values("user_id", "market", "side").first()
+    first = history.order_deal_owner(order_id=order_id)
     if first is None or first["user_id"] != uid:
         return {"offset": offset, "limit": limit, "records": []}  # not the user's (or no deals)
     market = Market.objects.select_related("stock", "money").filter(name=first["market"]).first()
@@ -201,43 +183,3 @@ def balance_history_list(*, user, asset=None, business: str | None = None, start
         start_time=start_time, end_time=end_time, offset=offset, limit=limit,
     )
     return {"offset": offset, "limit": limit, "records": list(qs_page)}
-
-
-# --- market data (interim: derived from the deal history until the market-data step) -------
-def market_deal_list(*, market: Market, limit: int, last_id: int) -> list[dict]:
-    """Recent deals of a market, newest first: the taker's row of each deal."""
-    qs = DealHistory.objects.filter(market=market.name, role=2)
-    if last_id:
-        qs = qs.filter(deal_id__gt=last_id)
-    rows = qs.order_by("-id").values_list("deal_id", "time", "price", "amount", "side")[:limit]
-    return [
-        {"id": deal_id, "time": t, "price": plain(price), "amount": plain(amount), "type": SIDE_NAMES[side]}
-        for deal_id, t, price, amount, side in rows
-    ]
-
-
-def ticker_list(*, now: float | None = None) -> list[dict]:
-    """24 h statistics per listed market, from at most the last 10,000 deals of each."""
-    now = time.time() if now is None else now
-    since = now - TICKER_PERIOD_S
-    tickers = []
-    for m in markets.market_list(listed_only=True):
-        last = (DealHistory.objects.filter(market=m.name, role=2).order_by("-id")
-                .values_list("price", flat=True).first())
-        rows = list(
-            DealHistory.objects.filter(market=m.name, role=2, time__gte=since).order_by("-id")
-            .values_list("price", "amount", "deal")[:TICKER_MAX_DEALS]
-        )
-        prices = [r[0] for r in rows]
-        zero = Decimal(0)
-        tickers.append({
-            "market": m.name,
-            "last": plain(last) if last is not None else "0",
-            "open": plain(prices[-1]) if prices else "0",
-            "high": plain(max(prices)) if prices else "0",
-            "low": plain(min(prices)) if prices else "0",
-            "volume": plain(sum((r[1] for r in rows), zero)),
-            "deal": plain(sum((r[2] for r in rows), zero)),
-            "period": TICKER_PERIOD_S,
-        })
-    return tickers
