@@ -62,7 +62,7 @@ def _detail(text) -> dict:
 
 def business_filter(business: str) -> list[str]:
     """`business` of balance.history: "" = all; else one label or a comma-separated list
-    (labels never contain a comma, README §6). Empty items are ignored."""
+    (labels never contain a comma, spec README §6). Empty items are ignored."""
     return [b for b in business.split(",") if b] if business else []
 
 
