@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.backing import free_port, port_open
+from tests.backing import free_port, port_open, wait_for
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -29,14 +29,6 @@ def http_status(url: str) -> int | None:
         return None
 
 
-def wait_for(predicate, timeout: float):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    return None
 
 
 def rpc(url: str, method: str, params: list):
