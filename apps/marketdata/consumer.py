@@ -57,6 +57,7 @@ class DealConsumer:
         self._partitions: list[int] = []
         self._broker_down = False
         self._consumer = None
+        self._probe = None
 
     # -- kafka ---------------------------------------------------------------------------
     def _conf(self, **extra) -> dict:
@@ -114,35 +115,47 @@ class DealConsumer:
 
     # -- log identity ------------------------------------------------------------------
     def broken_partitions(self) -> list[int] | None:
-        """Partitions whose stored position no longer matches the broker's log (the message
-        before it is gone or carries another seq); None if the broker did not answer."""
+        """Partitions whose stored position no longer matches the broker's log: the message
+        just before the position is gone or carries another seq. None if the broker does
+        not answer (ask again later). A fetch past the end of a log is not always an error
+        (the embedded broker answers it with nothing), so a missing message counts as gone
+        once the broker has answered the metadata request."""
         stored = self.store.offsets()
-        probe = Consumer(self._conf(**{"group.id": "marketdata-probe"}))
-        broken = []
+        if self._probe is None:
+            self._probe = Consumer(self._conf(**{"group.id": "marketdata-probe"}))
+        probe = self._probe
         try:
-            for p in self._partitions:
-                pos = stored.get(self._field(p))
-                if not pos or pos[0] == 0:
+            md = probe.list_topics(self.topic, timeout=5)
+        except Exception:  # noqa: BLE001 - broker away
+            return None
+        t = md.topics.get(self.topic)
+        if t is None or t.error is not None:
+            return None
+        broken = []
+        for p in self._partitions:
+            pos = stored.get(self._field(p))
+            if not pos or pos[0] == 0:
+                continue
+            nxt, seq = pos
+            if p not in t.partitions:
+                broken.append(p)
+                continue
+            probe.assign([TopicPartition(self.topic, p, nxt - 1)])
+            deadline = time.monotonic() + 5
+            verdict = False
+            while time.monotonic() < deadline:
+                msg = probe.poll(0.1)
+                if msg is None:
                     continue
-                nxt, seq = pos
-                probe.assign([TopicPartition(self.topic, p, nxt - 1)])
-                deadline = time.monotonic() + 5
-                verdict = None
-                while verdict is None and time.monotonic() < deadline:
-                    msg = probe.poll(0.2)
-                    if msg is None:
-                        continue
-                    if msg.error():
-                        if msg.error().code() in (KafkaError._AUTO_OFFSET_RESET, KafkaError.OFFSET_OUT_OF_RANGE):
-                            verdict = False
-                        continue
-                    verdict = msg.offset() == nxt - 1 and (seq == 0 or _seq(msg) == seq)
-                if verdict is None:
-                    return None  # inconclusive (broker away): ask again later
-                if not verdict:
-                    broken.append(p)
-        finally:
-            probe.close()
+                if msg.error():
+                    if msg.error().code() in (KafkaError._AUTO_OFFSET_RESET, KafkaError.OFFSET_OUT_OF_RANGE):
+                        break
+                    continue
+                verdict = msg.offset() == nxt - 1 and (seq == 0 or _seq(msg) == seq)
+                break
+            if not verdict:
+                broken.append(p)
+        probe.unassign()
         return broken
 
     def repair(self, partitions: list[int]) -> None:
@@ -177,7 +190,7 @@ class DealConsumer:
                 if now - last_meta > 10:
                     last_meta = now
                     self._refresh_partitions()
-                if (self._broker_down or now - last_check > self.check_interval) and not msgs:
+                if self._broker_down or now - last_check > self.check_interval:
                     last_check = now
                     broken = self.broken_partitions()
                     if broken is not None:
@@ -186,6 +199,8 @@ class DealConsumer:
                             self.repair(broken)
         finally:
             self._consumer.close()
+            if self._probe is not None:
+                self._probe.close()
 
     def _refresh_partitions(self) -> None:
         try:
