@@ -263,3 +263,8 @@ MARKETDATA_KEEP_1D = None
 MARKETDATA_PERSIST_INTERVAL = env.float("MARKETDATA_PERSIST_INTERVAL", default=60.0)  # s: closed klines → Kline table
 MARKETDATA_PRUNE_INTERVAL = env.float("MARKETDATA_PRUNE_INTERVAL", default=3600.0)  # s: Redis pruned per retention
 INSTALLED_APPS += ["apps.marketdata"]
+CELERY_BEAT_SCHEDULE = {
+    **globals().get("CELERY_BEAT_SCHEDULE", {}),
+    "marketdata-persist-klines": {"task": "marketdata.persist_klines", "schedule": MARKETDATA_PERSIST_INTERVAL},
+    "marketdata-prune-store": {"task": "marketdata.prune_store", "schedule": MARKETDATA_PRUNE_INTERVAL},
+}

@@ -326,21 +326,29 @@ class Store:
             self._cache[m].buckets[li][ts] = decode_bucket(found[-1])[1] if found else None
 
     # -- replacing a time range (rebuild) ------------------------------------------------
-    def replace_range(self, market: str, start: int, end: int, deals_of_range) -> int:
-        """Recompute the base buckets of [start, end) (whole UTC days) from `deals_of_range`,
-        a callable(ids window, floor, last applied id) → the deals of the range that the
-        store has applied. Optimistic: starts over if the market changes meanwhile."""
+    def replace_range(self, market: str, start: int, end: int, history: list[Deal]) -> int:
+        """Make the base buckets of [start, end) (whole UTC days) those of `history` (the
+        deal history of that range) plus the applied deals of the range not in it yet (the
+        recent deals: the history can lag the consumer), and mark the history's deals applied
+        so the consumer does not count them again. Optimistic: starts over if the market
+        changes meanwhile. Returns the number of deals in the range."""
         assert start % 86400 == 0 and end % 86400 == 0
         ver_key = self.key(market, "ver")
+        by_id = {d.id: d for d in history}
         for _attempt in range(100):
             with self.r.pipeline() as pipe:
                 try:
                     pipe.watch(ver_key)
-                    ids = {int(x) for x in pipe.zrange(self.key(market, "ids"), 0, -1)}
-                    floor = min(ids) if len(ids) >= self.dedupe_window else 0
-                    recent = [orjson.loads(x) for x in pipe.zrangebyscore(self.key(market, "deals"), "-inf", "+inf")]
-                    deals = deals_of_range(ids, floor, recent)
-                    levels = roll_up(aggregate(deals))
+                    deals = dict(by_id)
+                    for raw in pipe.zrangebyscore(self.key(market, "deals"), "-inf", "+inf"):
+                        j = orjson.loads(raw)
+                        if start <= j["time"] < end and j["id"] not in deals:
+                            deals[j["id"]] = Deal(j["id"], j["time"], market, j["price"], j["amount"],
+                                                  1 if j["type"] == "sell" else 2)
+                    last = pipe.get(self.key(market, "last"))
+                    last_id = int(last.split(b"|", 1)[0]) if last else 0
+                    ids = sorted(deals)[-self.dedupe_window:]
+                    levels = roll_up(aggregate(deals.values()))
                     pipe.multi()
                     for li, (name, _size) in enumerate(RESOLUTIONS):
                         key = self.key(market, name)
@@ -348,6 +356,17 @@ class Store:
                         if levels[li]:
                             pipe.zadd(key, {encode_bucket(ts, b): ts for ts, b in levels[li].items()})
                     if deals:
+                        ikey = self.key(market, "ids")
+                        pipe.zadd(ikey, {str(i): i for i in ids})
+                        pipe.zremrangebyrank(ikey, 0, -self.dedupe_window - 1)
+                        newest = [deals[i] for i in ids[-self.deals_keep:]]
+                        dkey = self.key(market, "deals")
+                        pipe.zremrangebyscore(dkey, newest[0].id, newest[-1].id)
+                        pipe.zadd(dkey, {d.recent_json(): d.id for d in newest})
+                        pipe.zremrangebyrank(dkey, 0, -self.deals_keep - 1)
+                        top = deals[ids[-1]]
+                        if top.id > last_id:
+                            pipe.set(self.key(market, "last"), f"{top.id}|{top.price}")
                         pipe.sadd(self.markets_key, market)
                     pipe.incr(ver_key)
                     pipe.execute()
