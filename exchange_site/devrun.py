@@ -75,6 +75,10 @@ def platform_programs(port: int) -> list[tuple[str, str]]:
     return [
         ("web", f"{PY} -m daphne -b 127.0.0.1 -p {port} exchange_site.asgi:application"),
         ("matcher", f"{PY} -m matcher"),
+        ("marketdata", f"{PY} {BASE_DIR / 'manage.py'} marketdata_consumer"),
+        ("celery-worker", f"{PY} -m celery -A exchange_site worker --loglevel INFO --concurrency 1 --pool solo"),
+        ("celery-beat", f"{PY} -m celery -A exchange_site beat --loglevel INFO "
+                        f"--schedule {RUN_DIR / 'celerybeat-schedule'}"),
     ]
 
 
