@@ -213,9 +213,10 @@ class DealConsumer:
 
     def _handle(self, msgs) -> None:
         deals: list[Deal] = []
-        offsets: dict[str, tuple[int, int]] = {}
+        last_of: dict[int, object] = {}  # partition → its last message in this batch
         out_of_range = set()
         consumed = 0
+        append = deals.append
         for msg in msgs:
             err = msg.error()
             if err is not None:
@@ -231,8 +232,9 @@ class DealConsumer:
                 logger.warning("market data: invalid deal message at %s:%s skipped: %r",
                                msg.partition(), msg.offset(), msg.value()[:200])
             else:
-                deals.append(d)
-            offsets[self._field(msg.partition())] = (msg.offset() + 1, _seq(msg))
+                append(d)
+            last_of[msg.partition()] = msg
+        offsets = {self._field(p): (m.offset() + 1, _seq(m)) for p, m in last_of.items()}
         self.applied += self.store.apply(deals, offsets)
         self.consumed += consumed  # consumed = applied or skipped, with its offset stored
         if out_of_range:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import decimal
 import math
-from dataclasses import dataclass
 from decimal import Decimal
 
 import orjson
@@ -42,18 +41,32 @@ def fmt(d: Decimal) -> str:
     return s
 
 
-@dataclass(slots=True)
+def fmt_raw(s: str) -> str:
+    """fmt of a raw to-sci decimal string, without building a Decimal when it is plain."""
+    if "e" in s or "E" in s:
+        return fmt(Decimal(s))
+    if "." in s:
+        s = s.rstrip("0").rstrip(".")
+    return s
+
+
 class Deal:
-    id: int
-    time: float
-    market: str
-    price: str  # raw decimal strings as published
-    amount: str
-    side: int  # taker side: 1 sold, 2 bought
+    __slots__ = ("id", "time", "market", "price", "amount", "side", "p", "a")
+
+    def __init__(self, id: int, time: float, market: str, price: str, amount: str, side: int,
+                 p: Decimal | None = None, a: Decimal | None = None):
+        self.id = id
+        self.time = time
+        self.market = market
+        self.price = price  # raw decimal strings as published
+        self.amount = amount
+        self.side = side  # taker side: 1 sold, 2 bought
+        self.p = Decimal(price) if p is None else p
+        self.a = Decimal(amount) if a is None else a
 
     def recent_json(self) -> bytes:
-        return orjson.dumps({"id": self.id, "time": self.time, "price": fmt(Decimal(self.price)),
-                             "amount": fmt(Decimal(self.amount)), "type": SIDES[self.side]})
+        return orjson.dumps({"id": self.id, "time": self.time, "price": fmt_raw(self.price),
+                             "amount": fmt_raw(self.amount), "type": SIDES[self.side]})
 
 
 def parse_payload(value: bytes) -> Deal | None:
@@ -70,11 +83,12 @@ def parse_payload(value: bytes) -> Deal | None:
             or type(deal_id) is not int or deal_id <= 0):
         return None
     try:
-        if not Decimal(price).is_finite() or not Decimal(amount).is_finite():
-            return None
+        pd, ad = Decimal(price), Decimal(amount)
     except decimal.InvalidOperation:
         return None
-    return Deal(deal_id, float(t), market, price, amount, side)
+    if not pd.is_finite() or not ad.is_finite():
+        return None
+    return Deal(deal_id, float(t), market, price, amount, side, pd, ad)
 
 
 # --- buckets ------------------------------------------------------------------------------
@@ -111,15 +125,16 @@ def decode_bucket(member: bytes) -> tuple[int, list]:
 def aggregate(deals) -> dict[int, list]:
     """1-second buckets of `deals` (Deal objects): {second: bucket}."""
     out: dict[int, list] = {}
+    mul = CONTEXT.multiply
+    floor = math.floor
     for d in deals:
-        s = math.floor(d.time)
-        price = Decimal(d.price)
-        one = bucket_of_deal(price, Decimal(d.amount), d.id)
+        s = floor(d.time)
+        price = d.p
         b = out.get(s)
         if b is None:
-            out[s] = one
+            out[s] = [price, price, price, price, d.a, mul(price, d.a), d.id, d.id]
         else:
-            merge_into(b, one)
+            merge_into(b, [price, price, price, price, d.a, mul(price, d.a), d.id, d.id])
     return out
 
 
@@ -128,7 +143,7 @@ def roll_up(seconds: dict[int, list]) -> list[dict[int, list]]:
     levels = [seconds]
     for _name, size in RESOLUTIONS[1:]:
         level: dict[int, list] = {}
-        for s, b in seconds.items():
+        for s, b in levels[-1].items():  # each level from the one below
             k = s - s % size
             cur = level.get(k)
             if cur is None:
@@ -149,7 +164,7 @@ class _MarketCache:
         self.ver = ver
         self.ids: set[int] | None = None
         self.ids_floor = 0  # ids below this are older than the window: treated as applied
-        self.buckets: list[dict] = [{} for _ in RESOLUTIONS]  # ts → bucket or None (absent)
+        self.buckets: list[dict] = [{} for _ in RESOLUTIONS]  # ts → (bucket, stored member) or None (absent)
         self.last_id = None
 
 
@@ -234,15 +249,16 @@ class Store:
                     fresh[m] = keep
             # new bucket values
             updates: dict[str, list[dict]] = {}
-            need = []
+            need: dict[tuple[str, int], list[int]] = {}
             for m, keep in fresh.items():
                 levels = roll_up(aggregate(keep))
                 updates[m] = levels
                 c = self._cache[m]
                 for li, level in enumerate(levels):
-                    for ts in level:
-                        if ts not in c.buckets[li]:
-                            need.append((m, li, ts))
+                    known = c.buckets[li]
+                    missing = [ts for ts in level if ts not in known]
+                    if missing:
+                        need[(m, li)] = missing
             self._load_buckets(need)
             applied = 0
             written: dict[str, list] = {}
@@ -255,15 +271,20 @@ class Store:
                 for li, level in enumerate(levels):
                     key = self.key(m, RESOLUTIONS[li][0])
                     known = c.buckets[li]
+                    add, drop = {}, []
                     for ts, b in level.items():
                         old = known.get(ts)
                         if old is not None:
-                            merged = list(old)
+                            merged = list(old[0])
                             merge_into(merged, b)
                             b = merged
-                            pipe.zremrangebyscore(key, ts, ts)
-                        pipe.zadd(key, {encode_bucket(ts, b): ts})
-                        new_buckets.append((li, ts, b))
+                            drop.append(old[1])
+                        member = encode_bucket(ts, b)
+                        add[member] = ts
+                        new_buckets.append((li, ts, (b, member)))
+                    if drop:
+                        pipe.zrem(key, *drop)
+                    pipe.zadd(key, add)
                 top = max(keep, key=lambda d: d.id)
                 if c.last_id is None or top.id > c.last_id:
                     pipe.set(self.key(m, "last"), f"{top.id}|{top.price}")
@@ -286,14 +307,14 @@ class Store:
             keep = fresh.get(m)
             if not keep:
                 continue
-            for li, ts, b in written[m]:
-                c.buckets[li][ts] = b
+            for li, ts, entry in written[m]:
+                c.buckets[li][ts] = entry
             c.ids.update(d.id for d in keep)
-            if len(c.ids) > self.dedupe_window:
+            if len(c.ids) > self.dedupe_window * 1.25:  # trimmed now and then (Redis: every batch)
                 ordered = sorted(c.ids)
-                drop = len(ordered) - self.dedupe_window
-                c.ids_floor = ordered[drop]
-                c.ids.difference_update(ordered[:drop])
+                cut = len(ordered) - self.dedupe_window
+                c.ids_floor = ordered[cut]
+                c.ids.difference_update(ordered[:cut])
             top = max(d.id for d in keep)
             if c.last_id is None or top > c.last_id:
                 c.last_id = top
@@ -316,14 +337,33 @@ class Store:
             last = res[2 * i + 1]
             c.last_id = int(last.split(b"|", 1)[0]) if last else None
 
-    def _load_buckets(self, need) -> None:
+    def _load_buckets(self, need: dict[tuple[str, int], list[int]]) -> None:
+        """Fill the cache with the stored buckets at `need` {(market, level): [ts, ...]}
+        (None = absent): one range read per cluster of wanted buckets (a batch covers a
+        stretch of time; a gap of more than 1000 buckets starts a new cluster)."""
         if not need:
             return
         p = self.r.pipeline(transaction=False)
-        for m, li, ts in need:
-            p.zrangebyscore(self.key(m, RESOLUTIONS[li][0]), ts, ts)
-        for (m, li, ts), found in zip(need, p.execute()):
-            self._cache[m].buckets[li][ts] = decode_bucket(found[-1])[1] if found else None
+        plan = []
+        for (m, li), tss in need.items():
+            name, size = RESOLUTIONS[li]
+            key = self.key(m, name)
+            tss = sorted(tss)
+            start = 0
+            for i in range(1, len(tss) + 1):
+                if i == len(tss) or tss[i] - tss[i - 1] > 1000 * size:
+                    p.zrangebyscore(key, tss[start], tss[i - 1])
+                    plan.append((m, li, tss[start:i]))
+                    start = i
+        for (m, li, tss), members in zip(plan, p.execute()):
+            known = self._cache[m].buckets[li]
+            wanted = set(tss)
+            for ts in tss:
+                known[ts] = None
+            for member in members:
+                ts = int(member.split(b"|", 1)[0])
+                if ts in wanted:
+                    known[ts] = (decode_bucket(member)[1], member)
 
     # -- replacing a time range (rebuild) ------------------------------------------------
     def replace_range(self, market: str, start: int, end: int, history: list[Deal]) -> int:
