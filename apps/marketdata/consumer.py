@@ -58,6 +58,8 @@ class DealConsumer:
         self._broker_down = False
         self._consumer = None
         self._probe = None
+        self._new_partitions: list[int] | None = None
+        self._pending_repair: list[int] | None = None
 
     # -- kafka ---------------------------------------------------------------------------
     def _conf(self, **extra) -> dict:
@@ -68,7 +70,7 @@ class DealConsumer:
             "enable.auto.offset.store": False,
             "auto.offset.reset": "error",  # an out-of-range position is reported, not skipped
             "enable.partition.eof": False,
-            "fetch.wait.max.ms": 50,
+            "fetch.wait.max.ms": 10,  # the embedded broker answers a fetch only after this wait
             "reconnect.backoff.max.ms": 1000,
             "error_cb": self._on_error,
         }
@@ -114,6 +116,11 @@ class DealConsumer:
             self.stopping.wait(0.5)
 
     # -- log identity ------------------------------------------------------------------
+    def _probe_consumer(self):
+        if self._probe is None:
+            self._probe = Consumer(self._conf(**{"group.id": "marketdata-probe"}))
+        return self._probe
+
     def broken_partitions(self) -> list[int] | None:
         """Partitions whose stored position no longer matches the broker's log: the message
         just before the position is gone or carries another seq. None if the broker does
@@ -121,9 +128,7 @@ class DealConsumer:
         (the embedded broker answers it with nothing), so a missing message counts as gone
         once the broker has answered the metadata request."""
         stored = self.store.offsets()
-        if self._probe is None:
-            self._probe = Consumer(self._conf(**{"group.id": "marketdata-probe"}))
-        probe = self._probe
+        probe = self._probe_consumer()
         try:
             md = probe.list_topics(self.topic, timeout=5)
         except Exception:  # noqa: BLE001 - broker away
@@ -181,35 +186,45 @@ class DealConsumer:
                 self.repair(broken)
             else:
                 self._assign()
-            last_check = last_meta = time.monotonic()
+            checker = threading.Thread(target=self._checker, name="marketdata-log-check", daemon=True)
+            checker.start()
             while not self.stopping.is_set():
                 msgs = self._consumer.consume(self.batch_size, self.poll_timeout)
                 if msgs:
                     self._handle(msgs)
-                now = time.monotonic()
+                if self._new_partitions:
+                    self._partitions, self._new_partitions = self._new_partitions, None
+                    self._assign()
+                if self._pending_repair:
+                    broken, self._pending_repair = self._pending_repair, None
+                    self.repair(broken)
+            checker.join(15)
+        finally:
+            self._consumer.close()
+            if self._probe is not None:
+                self._probe.close()
+
+    def _checker(self) -> None:
+        """Beside the main loop (so consuming never waits for it): new partitions every 10 s,
+        the broker log check every check_interval s and after a broker outage."""
+        last_check = last_meta = time.monotonic()
+        while not self.stopping.wait(0.2):
+            now = time.monotonic()
+            try:
                 if now - last_meta > 10:
                     last_meta = now
-                    self._refresh_partitions()
+                    parts = self._topic_partitions(self._probe_consumer())
+                    if parts and parts != self._partitions:
+                        self._new_partitions = parts
                 if self._broker_down or now - last_check > self.check_interval:
                     last_check = now
                     broken = self.broken_partitions()
                     if broken is not None:
                         self._broker_down = False
                         if broken:
-                            self.repair(broken)
-        finally:
-            self._consumer.close()
-            if self._probe is not None:
-                self._probe.close()
-
-    def _refresh_partitions(self) -> None:
-        try:
-            parts = self._topic_partitions(self._consumer)
-        except Exception:  # noqa: BLE001
-            return
-        if parts and parts != self._partitions:
-            self._partitions = parts
-            self._assign()
+                            self._pending_repair = broken
+            except Exception:  # noqa: BLE001 - checked again next time
+                logger.warning("market data: broker log check failed", exc_info=True)
 
     def _handle(self, msgs) -> None:
         deals: list[Deal] = []
