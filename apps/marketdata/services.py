@@ -7,7 +7,7 @@ import logging
 import time
 from decimal import ROUND_HALF_EVEN, Decimal
 
-from django.db import connections, router, transaction
+from django.db import connections, models, router, transaction
 
 from .models import Kline
 from .selectors import get_store, retention
@@ -91,7 +91,16 @@ def rebuild_market(market: str, start: int, end: int) -> dict:
     [start, end] from the deal history, day by day; mark those deals applied so the consumer
     does not count them again; then re-persist the range's closed klines. Deals already
     applied but not yet in the history are taken from the store's recent deals."""
+    from apps.history.models import DealHistory
+
     store = get_store()
+    span = DealHistory.objects.filter(market=market, role=2).aggregate(lo=models.Min("time"), hi=models.Max("time"))
+    recent = store.recent(market, 1, 0)
+    times = [t for t in (span["lo"], span["hi"], recent[0]["time"] if recent else None) if t is not None]
+    if times:  # no day before the first deal or after the last one
+        start = max(start, int(min(times)))
+        end = min(end, int(max(times)))
+    end = max(end, start)
     first = start - start % DAY
     last = end - end % DAY
     deals_total = 0

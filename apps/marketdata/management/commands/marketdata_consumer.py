@@ -1,4 +1,5 @@
 """`manage.py marketdata_consumer`: the `deals` topic → the market-data store (Redis)."""
+import gc
 import logging
 
 from django.conf import settings
@@ -14,6 +15,9 @@ class Command(BaseCommand):
     help = "Consume the `deals` topic into the market-data store (klines, status, last price, recent deals)."
 
     def handle(self, *args, **options):
+        # a batch allocates many short-lived objects and no cycles: collect less often
+        gc.freeze()
+        gc.set_threshold(50_000, 20, 100)
         consumer = DealConsumer(
             get_store(), settings.KAFKA_BOOTSTRAP, settings.MARKETDATA_DEALS_TOPIC,
             batch_size=settings.MARKETDATA_BATCH, check_interval=settings.MARKETDATA_LOG_CHECK_INTERVAL,
