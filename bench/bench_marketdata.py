@@ -300,7 +300,7 @@ def main():
     import django
 
     django.setup()
-    from tests.services import KafkaBroker
+    from tests.backing import KafkaBroker
 
     broker = KafkaBroker().start()
     env_base = dict(os.environ, KAFKA_BOOTSTRAP=broker.bootstrap, MARKETDATA_REDIS_URL=args.redis,

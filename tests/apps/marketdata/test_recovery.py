@@ -12,7 +12,7 @@ import pytest
 from apps.history.models import DealHistory
 from apps.markets.services import demo_config_seed
 from tests.matcherproc import server_database_url
-from tests.services import KafkaBroker
+from tests.backing import KafkaBroker
 
 from .conftest import applied_ids, wait_for
 from .streams import create_topic, produce, random_stream
