@@ -15,7 +15,9 @@ from decimal import Decimal
 
 from django.conf import settings
 
-from .store import Store, fmt, merge_into
+from matcher.core.numbers import fmt
+
+from .store import Store, merge_into
 
 MAX_KLINE_POINTS = 100_000
 DAY = 86400

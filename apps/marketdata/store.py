@@ -26,19 +26,11 @@ from decimal import Decimal
 import orjson
 import redis
 
+from matcher.core.numbers import fmt
+
 RESOLUTIONS = (("1s", 1), ("1m", 60), ("1h", 3600), ("1d", 86400))
 SIDES = {1: "sell", 2: "buy"}
 CONTEXT = decimal.Context(prec=100)  # sums and products exact for any DECIMAL(50,20)
-
-
-def fmt(d: Decimal) -> str:
-    """http-jsonrpc.md §2 `fmt`: to-sci string, lowercase e, trailing zeros stripped."""
-    s = str(d)
-    if "E" in s:
-        return s.replace("E", "e")
-    if "." in s:
-        s = s.rstrip("0").rstrip(".")
-    return s
 
 
 def fmt_raw(s: str) -> str:
