@@ -6,8 +6,9 @@ entries deleted). Every change the engine applies has an exponent >= -prec_save
 (``balance.update`` changes are truncated to prec_show <= prec_save; order amounts,
 deals and fees are bounded by the market precisions, see config.py), so ``v + x`` is
 already at precision and a new entry only needs the exponent: ``x + asset.zero`` ==
-``x.quantize(asset.exp_save)``. The hot copies of ``chg`` in orders.take and
-orders.put_limit follow the same rule.
+``x.quantize(asset.exp_save)``. ``add`` applies one change; the balance rows of a fill
+are inline copies of it in orders.take (a call per row cost > 5 %, docs/benchmarks.md
+"Matcher core").
 """
 from __future__ import annotations
 
@@ -34,59 +35,42 @@ def account(e, uid):
     return a
 
 
-def chg(acct, a, x, frz):
-    """Apply the exact change x to available (frz False) or freeze of asset a, delete a
-    zero entry; return the asset's total (available + freeze) afterwards."""
-    name = a.name
-    if frz:
-        d = acct.frz
-        o = acct.avail.get(name)
-    else:
-        d = acct.avail
-        o = acct.frz.get(name)
+def add(d, other, name, x, zero):
+    """Add the exact change x (may be negative) to ``d[name]``, one side (available or
+    freeze) of an account, deleting a zero entry; return the asset's total afterwards
+    (the new ``d[name]`` plus ``other[name]``, the account's other side). ``zero`` is the
+    asset's zero at prec_save (see the module docstring). balance.update, freeze and
+    unfreeze use it; orders.take keeps inline copies for speed (docs/benchmarks.md)."""
     v = d.get(name)
-    nv = x + a.zero if v is None else v + x
+    nv = x + zero if v is None else v + x
     if nv:
         d[name] = nv
     elif v is not None:
         del d[name]
+    o = other.get(name)
     return nv if o is None else nv + o
+
+
+def move(src, dst, a, x):
+    """Move x of asset a from one side of an account to the other (``src[a.name]`` >= x),
+    deleting zero entries."""
+    name = a.name
+    nv = src[name] - x
+    if nv:
+        src[name] = nv
+    else:
+        del src[name]
+    add(dst, src, name, x, a.zero)
 
 
 def freeze(acct, a, x):
     """Move x of asset a from available to freeze (available >= x)."""
-    name = a.name
-    av = acct.avail
-    nv = av[name] - x
-    if nv:
-        av[name] = nv
-    else:
-        del av[name]
-    fz = acct.frz
-    v = fz.get(name)
-    nv = x + a.zero if v is None else v + x
-    if nv:
-        fz[name] = nv
-    elif v is not None:
-        del fz[name]
+    move(acct.avail, acct.frz, a, x)
 
 
 def unfreeze(acct, a, x):
     """Move x of asset a from freeze back to available (freeze >= x)."""
-    name = a.name
-    fz = acct.frz
-    nv = fz[name] - x
-    if nv:
-        fz[name] = nv
-    else:
-        del fz[name]
-    av = acct.avail
-    v = av.get(name)
-    nv = x + a.zero if v is None else v + x
-    if nv:
-        av[name] = nv
-    elif v is not None:
-        del av[name]
+    move(acct.frz, acct.avail, a, x)
 
 
 def balance_update(e, p, t):
@@ -120,7 +104,7 @@ def balance_update(e, p, t):
             raise CmdError(11, "balance not enough")
     if acct is None:
         acct = account(e, uid)
-    tot = chg(acct, a, change, False)
+    tot = add(acct.avail, acct.frz, a.name, change, a.zero)
     d = dict(detail)
     d["id"] = business_id
     seq = e.event_seq = e.event_seq + 1
