@@ -12,6 +12,7 @@ from django.test import Client
 
 from apps.console.models import AuditLog
 from apps.console.roles import OPERATOR, VIEWER
+from apps.console.services import business_id_of
 from apps.history import selectors as history
 from apps.markets.models import Asset, Market
 from apps.trading import client as matcher_client
@@ -123,6 +124,16 @@ def test_operator_deposit_submitted_twice_is_one_change_and_one_audit_row(matche
     assert ok.status_code == 302
     assert balance(bob, "BTC") == Decimal("1")
     assert list(AuditLog.objects.values_list("action", flat=True)) == ["balance.withdraw", "balance.deposit"]
+
+    # applied by a submission whose audit row was lost (a crash in between): the resubmitted
+    # form applies nothing more and writes the one missing row
+    token3 = form_token(op, bob)
+    trading.balance_adjust(staff_user=op_user, user_id=bob.pk, asset=Asset.objects.get(name="BTC"),
+                           amount=Decimal("2"), business_id=business_id_of(token3), withdraw=False, business="admin")
+    r = op.post(url, {"kind": "deposit", "asset": "BTC", "amount": "2", "reason": "again", "token": token3}, follow=True)
+    assert "already submitted" in r.content.decode()
+    assert balance(bob, "BTC") == Decimal("3")
+    assert AuditLog.objects.filter(once_key=token3).count() == 1 and AuditLog.objects.count() == 3
 
 
 def test_operator_cancels_a_pending_order_audited(matcher_proc, django_user_model):
