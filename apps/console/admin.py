@@ -33,11 +33,12 @@ class _ReadOnly:
 
 
 def _post_with(request, perm: str):
-    """An action: POST only, and the permission (403 before anything is read or changed)."""
-    if request.method != "POST":
-        return HttpResponseNotAllowed(["POST"])
+    """An action: the permission (403 before anything is read or changed, whatever the
+    method), then POST only."""
     if not request.user.has_perm(perm):
         raise PermissionDenied
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
     return None
 
 

@@ -83,6 +83,7 @@ def test_viewer_sees_everything_and_every_action_is_403_with_nothing_changed(mat
     assert viewer.post(f"{STATUS}rebuild-klines/", {"market": "BTCUSDT", "start": "2026-01-01 00:00",
                                                      "end": "2026-01-02 00:00", "reason": "r"}).status_code == 403
     assert viewer.post(account_url(alice), {}).status_code == 403
+    assert viewer.get(f"/admin/console/engineuser/{alice.pk}/balance/").status_code == 403
 
     assert balance(alice, "USDT") == Decimal("900")  # 1000 - 100 frozen by the order
     assert pending_ids(alice) == [order["id"]]
