@@ -7,6 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements/*.txt | sha1sum | cut -c1-12)
 TEST_DATABASE_URL ?= mysql://root@127.0.0.1:3306/test
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/14
 
 .PHONY: run test deps system-packages clean
 
@@ -14,7 +15,9 @@ run: $(STAMP)
 	$(PY) -m exchange_site.devrun
 
 test: $(STAMP)
-	DATABASE_URL=$(TEST_DATABASE_URL) $(VENV)/bin/pytest $(PYTEST_ARGS)
+	@# alerts raised by the processes under test go to the test Redis, not the machine's db 0
+	DATABASE_URL=$(TEST_DATABASE_URL) TEST_REDIS_URL=$(TEST_REDIS_URL) ALERT_REDIS_URL=$(TEST_REDIS_URL) \
+	  ALERT_REDIS_KEY=test:alerts:make-test $(VENV)/bin/pytest $(PYTEST_ARGS)
 
 deps: $(STAMP)
 

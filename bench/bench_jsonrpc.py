@@ -1,7 +1,7 @@
 """Batch benchmark of the HTTP JSON-RPC endpoint: `order.put_limit` in batches.
 
 Every request is `POST <url>` with a JSON **array** body of --batch `order.put_limit`
-calls (README §6 batches); --concurrency keep-alive connections each send one batch at a
+calls (spec README §6 batches); --concurrency keep-alive connections each send one batch at a
 time (closed loop). About --cross-ratio of the orders are priced through the mid so that
 they trade with resting orders of the other side; the rest rest in the book.
 

@@ -38,6 +38,18 @@ def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
         return False
 
 
+def wait_for(predicate, timeout: float = 60.0, interval: float = 0.05):
+    """predicate()'s first truthy value within a generous deadline, else its last value
+    (a loaded 2-core CI box is slow: tests wait for a condition, never assert a duration)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    return predicate()
+
+
 def wait_port(host: str, port: int, timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -5,12 +5,12 @@
 `RpcError(1, data={"param", "reason"})`. Validation follows `readhistory/rh_server.c`:
 same param counts and check order, integers read leniently (a non-integer JSON value —
 float, string, bool, null — counts as 0, then fails its range check if 0 is not allowed),
-strings must be JSON strings. Where the original is defective, README §6 applies:
+strings must be JSON strings. Where the original is defective, spec README §6 applies:
 out-of-range integers fail instead of wrapping (user_id > 2^32−1, ids/offset/times
 > 2^64−1, negative values), and a market that never existed (no row in apps.markets,
 listed or not) is code 1.
 
-Extension (README §6, "new request params are optional and appended at the end"): a
+Extension (spec README §6, "new request params are optional and appended at the end"): a
 keyset cursor `before_id` after the last original param of every list method. When it
 is present (0 or null = start from the newest) the result also carries
 `next_before_id`: pass it back to get the next, older page (null = no more rows).

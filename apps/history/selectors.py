@@ -16,7 +16,6 @@ raises for an empty result.
 """
 from __future__ import annotations
 
-from decimal import Decimal
 
 import orjson
 from django.db import connections
@@ -35,9 +34,6 @@ __all__ = [
     "order_client_ids",
     "order_deal_owner",
     "user_deal_records",
-    "market_deal_rows",
-    "market_last_price",
-    "market_deal_window",
     "business_filter",
 ]
 
@@ -62,7 +58,7 @@ def _detail(text) -> dict:
 
 def business_filter(business: str) -> list[str]:
     """`business` of balance.history: "" = all; else one label or a comma-separated list
-    (labels never contain a comma, README §6). Empty items are ignored."""
+    (labels never contain a comma, spec README §6). Empty items are ignored."""
     return [b for b in business.split(",") if b] if business else []
 
 
@@ -302,32 +298,3 @@ def user_deal_records(*, user_id: int, market: str = "", offset: int = 0, limit:
             rec[key] = plain(r[key])
         records.append(rec)
     return records
-
-
-# ---------------------------------------------------------------- INTERIM market data
-# Used only by apps.trading.interim_marketdata; replaced by apps.marketdata in step 8
-# (delete these three then).
-
-
-def market_deal_rows(*, market: str, limit: int, last_id: int = 0) -> list[tuple]:
-    """INTERIM. The taker's row of the market's recent deals, newest first:
-    ``(deal_id, time, price, amount, side)``; only deals above `last_id` when it is set."""
-    qs = DealHistory.objects.filter(market=market, role=2)
-    if last_id:
-        qs = qs.filter(deal_id__gt=last_id)
-    return list(qs.order_by("-id").values_list("deal_id", "time", "price", "amount", "side")[:limit])
-
-
-def market_last_price(*, market: str) -> Decimal | None:
-    """INTERIM. The price of the market's last deal, or None."""
-    return (DealHistory.objects.filter(market=market, role=2).order_by("-id")
-            .values_list("price", flat=True).first())
-
-
-def market_deal_window(*, market: str, since: float, limit: int) -> list[tuple]:
-    """INTERIM. ``(price, amount, deal)`` of the market's deals since `since`, newest
-    first, at most `limit`."""
-    return list(
-        DealHistory.objects.filter(market=market, role=2, time__gte=since).order_by("-id")
-        .values_list("price", "amount", "deal")[:limit]
-    )

@@ -2,7 +2,7 @@
 
 Routed in exchange_site/asgi.py ahead of Django: no middleware, no DRF, orjson, and the
 pooled pipelined MatcherClient. Wire rules: ../shared/spec/http-jsonrpc.md §1 and
-README §6 (batches, trust, code 1 `data`); what this platform decides is in docs/api.md
+spec README §6 (batches, trust, code 1 `data`); what this platform decides is in docs/api.md
 "JSON-RPC".
 
 Backends by method:
@@ -239,7 +239,7 @@ class JsonRpcApp:
                 forwarded = value if forwarded is None else forwarded + b"," + value
             elif name == b"x-real-ip":
                 real_ip = value
-        # a browser sending this request from another site: never (README §6)
+        # a browser sending this request from another site: never (spec README §6)
         if fetch_site is not None and fetch_site.strip().lower() == b"cross-site":
             return False
         if origin is not None and not self._same_origin(origin, host):

@@ -1,8 +1,7 @@
 """Trading reads: configuration (apps.markets), the matcher's live state (depth, balances,
 open orders) and history (only through apps.history.selectors). Each user sees only their
 own. Transport-neutral (plain dicts, RpcError); used by REST v1 and ready for the admin
-console and the websocket layer. Interim market data (tickers, recent deals) is in
-apps.trading.interim_marketdata until step 8."""
+console and the websocket layer."""
 from decimal import Decimal
 
 from apps.history import selectors as history

@@ -13,6 +13,7 @@ checkout. Code reads ``django.conf.settings.X``: every default lives here, not a
     access     JSON-RPC at POST / (trust, batches, timeouts), REST v1 / DRF, API keys,
                throttles, fees, OpenAPI (drf-spectacular)
     logging    one line per record, for every process
+    marketdata the deals consumer's Redis store, kline retention, Celery beat schedule
     alerts     CRITICAL records → Redis → alert worker → Alert rows + mail (apps.alerts)
 
 Later concerns (market data, realtime/websockets, alerts: steps 8-10) add their own module
@@ -24,4 +25,5 @@ from .stores import *  # noqa: F401,F403
 from .matcher import *  # noqa: F401,F403
 from .access import *  # noqa: F401,F403
 from .logging import *  # noqa: F401,F403
+from .marketdata import *  # noqa: F401,F403
 from .alerts import *  # noqa: F401,F403

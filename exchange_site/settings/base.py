@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "apps.trading",
     "apps.history",
     "apps.durability",
+    "apps.marketdata",
     "apps.alerts",
     "apps.console",
 ]

@@ -1,7 +1,7 @@
 """Decimal helpers of the matcher core: the arithmetic context, quantize exponents,
 input parsing and the ViaBTC reply formatting (``fmt``).
 
-All arithmetic of the core runs inside ``CTX`` (README §6: 60 digits, ROUND_DOWN), which
+All arithmetic of the core runs inside ``CTX`` (spec README §6: 60 digits, ROUND_DOWN), which
 :class:`matcher.core.Engine` installs around every call and restores afterwards.
 """
 from __future__ import annotations
@@ -30,7 +30,7 @@ ZERO = Decimal(0)
 ONE = Decimal(1)
 #: EXP[p] is the quantize exponent for p decimals (EXP[0] = 1 -> integer).
 EXP = tuple(Decimal(1).scaleb(-p) for p in range(0, 61))
-#: amounts, prices and balance changes must be < 10^15 in absolute value (README §6)
+#: amounts, prices and balance changes must be < 10^15 in absolute value (spec README §6)
 LIMIT = Decimal(10) ** 15
 
 # What libmpdec's string parser accepts for finite numbers (no whitespace, no '_',

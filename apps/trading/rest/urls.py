@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import marketdata_views, views
 
 app_name = "rest_v1"
 
@@ -8,8 +8,6 @@ urlpatterns = [
     path("markets/", views.MarketListView.as_view(), name="markets"),
     path("assets/", views.AssetListView.as_view(), name="assets"),
     path("depth/", views.DepthView.as_view(), name="depth"),
-    path("deals/", views.MarketDealListView.as_view(), name="deals"),
-    path("tickers/", views.TickerListView.as_view(), name="tickers"),
     path("balances/", views.BalanceListView.as_view(), name="balances"),
     path("balances/history/", views.BalanceHistoryView.as_view(), name="balance-history"),
     path("orders/", views.OrderListView.as_view(), name="orders"),
@@ -19,4 +17,9 @@ urlpatterns = [
     path("my/deals/", views.UserDealListView.as_view(), name="my-deals"),
     path("staff/deposits/", views.DepositView.as_view(), name="staff-deposits"),
     path("staff/withdrawals/", views.WithdrawalView.as_view(), name="staff-withdrawals"),
+    # market data (apps.marketdata)
+    path("tickers/", marketdata_views.TickerListView.as_view(), name="tickers"),
+    path("status/", marketdata_views.MarketStatusView.as_view(), name="status"),
+    path("klines/", marketdata_views.KlineView.as_view(), name="klines"),
+    path("deals/", marketdata_views.MarketDealListView.as_view(), name="deals"),
 ]

@@ -9,7 +9,7 @@ from rest_framework.views import APIView
 
 from apps.accounts.authentication import HasScope
 from apps.accounts.models import ApiKey
-from apps.trading import interim_marketdata, selectors, services
+from apps.trading import selectors, services
 from apps.wire.numbers import U64
 
 from . import serializers as s
@@ -106,24 +106,6 @@ class DepthView(PublicView):
                        "market": "BTCUSDT", "asks": [["8000", "1.5"]], "bids": [["7990", "0.2"]]})])
     def get(self, request):
         return Response(selectors.depth_get(**_query(s.DepthQuery, request)))
-
-
-class MarketDealListView(PublicView):
-    @extend_schema(tags=["public"], summary="Recent deals of a market, newest first", parameters=[s.MarketDealsQuery],
-                   responses={200: s.MarketDealOut(many=True), 400: E400},
-                   examples=[OpenApiExample("deals", response_only=True, value={
-                       "id": 124, "time": 1602632410.913296, "price": "8000", "amount": "0.01", "type": "sell"})])
-    def get(self, request):
-        return Response(interim_marketdata.market_deal_list(**_query(s.MarketDealsQuery, request)))
-
-
-class TickerListView(PublicView):
-    @extend_schema(tags=["public"], summary="24 h tickers of listed markets", responses={200: s.TickerOut(many=True)},
-                   examples=[OpenApiExample("tickers", response_only=True, value={
-                       "market": "BTCUSDT", "last": "8000", "open": "7900", "high": "8100", "low": "7800",
-                       "volume": "12.5", "deal": "100000", "period": 86400})])
-    def get(self, request):
-        return Response(interim_marketdata.ticker_list())
 
 
 # --- balances ----------------------------------------------------------------------------

@@ -4,25 +4,16 @@ import logging
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from apps.alerts.handler import RedisAlertHandler
-from tests.backing import PrivateRedis, free_port
+from tests.backing import PrivateRedis, free_port, wait_for
 
 ROOT = Path(__file__).resolve().parents[3]
 
 
-def wait_for(predicate, timeout=60.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    return predicate()
 
 
 @pytest.fixture

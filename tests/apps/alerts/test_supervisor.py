@@ -4,7 +4,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -13,18 +12,11 @@ from django.core.management import call_command
 from apps.alerts.models import Alert
 from apps.alerts.supervisor_listener import alert_for
 from tests.apps.alerts.conftest import _url
+from tests.backing import wait_for
 
 ROOT = Path(__file__).resolve().parents[3]
 
 
-def wait_for(predicate, timeout=60.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    return predicate()
 
 
 def test_which_events_alert():

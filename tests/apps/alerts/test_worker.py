@@ -1,7 +1,6 @@
 """CRITICAL records → Redis → `manage.py alert_worker` → Alert rows and mails."""
 import json
 import logging
-import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -13,20 +12,13 @@ from apps.alerts.handler import RedisAlertHandler
 from apps.alerts.models import Alert
 from tests.apps.alerts.conftest import _url
 from tests.matcherproc import MatcherProc, server_database_url
+from tests.backing import wait_for
 
 
 def drain():
     call_command("alert_worker", "--drain")
 
 
-def wait_for(predicate, timeout=60.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    return predicate()
 
 
 def start_matcher_with_a_gap_in_its_log(redis_client, alert_key, tmp_path, **env):

@@ -1,5 +1,5 @@
 """Golden results of the five readhistory methods on the fixed history of conftest.py,
-plus parameter validation exactly as readhistory/rh_server.c (+ README §6 overrides)."""
+plus parameter validation exactly as readhistory/rh_server.c (+ spec README §6 overrides)."""
 import pytest
 
 from apps.history.rpc import HISTORY_METHODS

@@ -8,7 +8,7 @@ DAY_US = 86_400_000_000
 
 
 def seeded(fee_account=0):
-    """Demo configuration of README §6 (BTC, ETH, USDT; BTCUSDT, ETHUSDT, ETHBTC)."""
+    """Demo configuration of spec README §6 (BTC, ETH, USDT; BTCUSDT, ETHUSDT, ETHBTC)."""
     e = Engine()
     for a in ("BTC", "ETH", "USDT"):
         ok(e, "asset.put", [a, 20, 8])
