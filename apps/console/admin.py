@@ -189,7 +189,6 @@ class MatcherStatusAdmin(_ReadOnly, admin.ModelAdmin):
 
     def _page(self, request, rebuild_form=None, status=200):
         can_rebuild = request.user.has_perm("console.rebuild_klines")
-        marketdata = selectors.marketdata_tasks() is not None
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
@@ -199,8 +198,7 @@ class MatcherStatusAdmin(_ReadOnly, admin.ModelAdmin):
             "can_snapshot": request.user.has_perm("console.make_snapshot"),
             "snapshot_form": SnapshotForm(),
             "can_rebuild": can_rebuild,
-            "marketdata_installed": marketdata,
-            "rebuild_form": rebuild_form or (RebuildKlinesForm() if can_rebuild and marketdata else None),
+            "rebuild_form": rebuild_form or (RebuildKlinesForm() if can_rebuild else None),
         }
         return TemplateResponse(request, "admin/console/matcherstatus/status.html", context, status=status)
 
@@ -232,7 +230,7 @@ class MatcherStatusAdmin(_ReadOnly, admin.ModelAdmin):
         try:
             services.rebuild_klines(actor=request.user, market=d["market"], start=d["start_ts"], end=d["end_ts"],
                                     reason=d["reason"])
-        except (LookupError, ValueError) as exc:
+        except ValueError as exc:
             self.message_user(request, f"rebuild: {exc}", messages.ERROR)
         else:
             self.message_user(request, f"rebuild of {d['market'].name} [{d['start_ts']}, {d['end_ts']}] queued.",

@@ -7,36 +7,12 @@ import time
 
 from django.db.models import Count
 
+from apps.marketdata import selectors as marketdata
 from apps.wire.errors import RpcError
 
 # History rows are promised queryable within 1 s of the acknowledgement (docs/durability.md
 # "Known limits"): older unwritten operations are shown as lagging.
 HISTORY_LAG_BOUND_S = 1.0
-
-
-def marketdata_selectors():
-    """apps.marketdata.selectors, or None while step 8 is not merged / not installed.
-    TODO(merge s8-marketdata): plain import once apps.marketdata is on main."""
-    from django.apps import apps
-
-    if not apps.is_installed("apps.marketdata"):
-        return None
-    try:
-        from apps.marketdata import selectors
-    except ImportError:
-        return None
-    return selectors
-
-
-def marketdata_tasks():
-    """apps.marketdata.tasks (rebuild_market), or None — same guard as marketdata_selectors."""
-    if marketdata_selectors() is None:
-        return None
-    try:
-        from apps.marketdata import tasks
-    except ImportError:
-        return None
-    return tasks
 
 
 # --- users ---------------------------------------------------------------------------------
@@ -93,13 +69,9 @@ def history_lagging(status: dict) -> bool:
 def marketdata_status(kafka_position: int | None) -> dict | None:
     """The market-data consumer's positions from its Redis store: per partition the next
     offset and the event seq of the last applied deal; ``behind`` = the matcher's published
-    event seq minus the newest applied one (an upper bound: not every event is a deal).
-    None when market data is not installed."""
-    md = marketdata_selectors()
-    if md is None:
-        return None
+    event seq minus the newest applied one (an upper bound: not every event is a deal)."""
     try:
-        offsets = md.get_store().offsets()
+        offsets = marketdata.get_store().offsets()
     except Exception as exc:  # noqa: BLE001 - Redis down: show it, do not fail the page
         return {"error": str(exc) or exc.__class__.__name__, "partitions": []}
     parts = [{"partition": k, "next_offset": n, "seq": s} for k, (n, s) in sorted(offsets.items())]

@@ -149,12 +149,9 @@ def make_snapshot(*, actor, reason: str = "") -> tuple[AuditLog, dict]:
 
 def rebuild_klines(*, actor, market, start: int, end: int, reason: str = "") -> AuditLog:
     """Queue step 8's ``marketdata.rebuild_market`` Celery task for ``market`` over
-    [start, end] (UTC seconds) and record it. LookupError when market data is not installed."""
-    from .selectors import marketdata_tasks
+    [start, end] (UTC seconds) and record it."""
+    from apps.marketdata import tasks
 
-    tasks = marketdata_tasks()
-    if tasks is None:
-        raise LookupError("market data (apps.marketdata) is not installed")
     if not 0 <= start <= end:
         raise ValueError("the range must have 0 <= start <= end")
     result = tasks.rebuild_market.delay(market.name, start, end)

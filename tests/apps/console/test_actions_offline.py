@@ -1,10 +1,11 @@
 """Console pages and actions that need no running matcher: the status page with the matcher
-down, and the kline rebuild action (step 8's Celery task replaced by a recording stub)."""
+down, and the kline rebuild action (the Celery queue replaced by a recording stub: no
+worker runs in the tests)."""
 from types import SimpleNamespace
 
 import pytest
 
-from apps.console import selectors
+from apps.marketdata import tasks
 from apps.console.models import AuditLog
 from apps.console.roles import OPERATOR, VIEWER
 from apps.markets.services import demo_config_seed
@@ -37,9 +38,7 @@ def test_status_page_renders_with_the_matcher_down(client, matcher_down):
 def test_rebuild_klines_queues_the_task_once_audited_and_checks_its_input(client, monkeypatch):
     demo_config_seed()
     queued = []
-    stub = SimpleNamespace(rebuild_market=SimpleNamespace(
-        delay=lambda *a: queued.append(a) or SimpleNamespace(id="task-1")))
-    monkeypatch.setattr(selectors, "marketdata_tasks", lambda: stub)
+    monkeypatch.setattr(tasks.rebuild_market, "delay", lambda *a: queued.append(a) or SimpleNamespace(id="task-1"))
     op = staff("op", OPERATOR)
     client.force_login(op)
     url = f"{STATUS}rebuild-klines/"

@@ -187,6 +187,8 @@ def test_status_page_shows_a_stopped_history_follower_as_lagging_and_operator_ma
     page = op.get(STATUS).content.decode()
     assert 'id="matcher-up">up<' in page and "USDT" in page and "BTCUSDT" in page  # summaries
     assert 'href="/admin/alerts/alert/?status__exact=open"' in page
+    md = re.search(r'<td id="marketdata">(.*?)</td>', page, re.S).group(1)
+    assert "store unavailable" not in md and ("no position yet" in md or "next offset" in md)
 
     pid = wait_for(lambda: _history_child_pid(matcher_proc.proc.pid), what="the history follower process")
     os.kill(pid, signal.SIGSTOP)
