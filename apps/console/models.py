@@ -1,6 +1,7 @@
 """The operator console's own state: the audit trail of staff actions, and the
 permissions of the staff actions themselves (docs/alerts.md "Roles and audit")."""
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 
@@ -17,6 +18,9 @@ class AuditLog(models.Model):
     target = models.CharField(max_length=255, blank=True, db_index=True, help_text="e.g. user 12, alert 7")
     details = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
     reason = models.TextField(blank=True)
+    once_key = models.CharField(
+        max_length=64, null=True, blank=True, unique=True, editable=False,
+        help_text="the one-time token of the form that made this action (a form submitted twice: one row)")
 
     class Meta:
         ordering = ["-time", "-id"]
@@ -24,6 +28,33 @@ class AuditLog(models.Model):
 
     def __str__(self):
         return f"{self.time:%Y-%m-%d %H:%M:%S} {self.actor_name} {self.action} {self.target}"
+
+
+class EngineUser(User):
+    """No table (proxy of auth.User): the console's page per user — engine user id, live
+    balances, pending and finished orders, staff deposits/withdrawals and cancels."""
+
+    class Meta:
+        proxy = True
+        default_permissions = ("view",)
+        verbose_name = "user account"
+        verbose_name_plural = "user accounts"
+
+    @property
+    def engine_user_id(self) -> int:
+        from apps.trading.matcher import engine_user_id
+
+        return engine_user_id(self)
+
+
+class MatcherStatus(models.Model):
+    """No table: the console's status page (admin changelist of this model)."""
+
+    class Meta:
+        managed = False
+        default_permissions = ("view",)
+        verbose_name = "status"
+        verbose_name_plural = "status"
 
 
 class StaffAction(models.Model):
