@@ -212,6 +212,10 @@ class Reference:
                     break
                 left -= m.price * qty
             deals.append(self._deal(market, oid, side, taker_fee, m, qty))
+            if side == 2 and m.left:
+                # the rest of the money buys not one unit at this best price: the taker
+                # stops here (it never reaches, nor cancels, a later maker)
+                break
         return deals
 
     def apply(self, method, params, out):
