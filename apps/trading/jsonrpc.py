@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 
 import orjson
 
-from apps.trading.client import MatcherTimeout, MatcherUnavailable, get_client
+from apps.trading.client import MatcherTimeout, MatcherUnavailable, encode_params, get_client
 from apps.wire.errors import (
     INTERNAL_ERROR, METHOD_NOT_FOUND, SERVICE_TIMEOUT, SERVICE_UNAVAILABLE, RpcError, error_object,
 )
@@ -301,18 +301,34 @@ class JsonRpcApp:
             raise _Malformed from None
         if type(req) is dict:
             rid, method, params = _envelope(req)
-            status, reply = await self._one(rid, method, params)
-            return status, _dumps(reply)
+            try:
+                status, reply = await self._one(rid, method, params)
+                return status, _dumps(reply)
+            except (_Malformed, _NotConnected):
+                raise
+            except Exception:  # a bug: an envelope, never a bare 500 (that means "nothing sent")
+                logger.exception("JSON-RPC %s failed", method)
+                return 200, _dumps(_error(rid, _ERR_INTERNAL))
         if type(req) is list:
             if not req or len(req) > MAX_BATCH:
                 raise _Malformed
             calls = [_envelope(item) if type(item) is dict else _raise_malformed() for item in req]
-            replies = await self._batch(calls)
-            return 200, _dumps(replies)
+            try:
+                replies = await self._batch(calls)
+                return 200, _dumps(replies)
+            except (_Malformed, _NotConnected):
+                raise
+            except Exception:
+                logger.exception("JSON-RPC batch failed")
+                return 200, _dumps([_error(c[0], _ERR_INTERNAL) for c in calls])
         raise _Malformed
 
     async def _one(self, rid, method, params) -> tuple[int, dict]:
         if method in MATCHER_METHODS:
+            try:
+                params = encode_params(method, params)  # unsendable → code 1, nothing sent
+            except RpcError as exc:
+                return 200, _error(rid, exc.as_error())
             try:
                 reply = await self.client.request(method, params)
             except MatcherTimeout:
@@ -358,6 +374,14 @@ class JsonRpcApp:
         replies: list = [None] * len(calls)
         matcher_idx = [i for i, c in enumerate(calls) if c[1] in MATCHER_METHODS]
         local_idx = [i for i, c in enumerate(calls) if c[1] not in MATCHER_METHODS]
+        # every matcher element is encoded and checked before the first one is sent: one
+        # that cannot be sent (too deep, too large) rejects the whole batch, nothing runs
+        try:
+            for i in matcher_idx:
+                rid, method, params = calls[i]
+                calls[i] = (rid, method, encode_params(method, params))
+        except RpcError:
+            raise _Malformed from None
         tasks = []
         if matcher_idx:
             try:
