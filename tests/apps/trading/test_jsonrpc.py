@@ -476,7 +476,7 @@ async def test_trust_cross_site_browser(app, matcher, headers, status):
 
 async def test_trust_behind_proxy(client, matcher):
     app = JsonRpcApp(client=client, history_methods={}, marketdata_methods={},
-                     allowed_networks=["127.0.0.0/8", "10.9.0.0/16"])
+                     allowed_networks=["127.0.0.0/8", "10.9.0.0/16"], trusted_proxies=["127.0.0.0/8", "::1/128"])
     matcher.service.calls.clear()
     call = Trust(app, matcher)
     try:
@@ -485,10 +485,27 @@ async def test_trust_behind_proxy(client, matcher):
         await call(403, headers=[(b"x-forwarded-for", b"127.0.0.1, 203.0.113.9")])  # a spoofed left-most entry
         await call(200, headers=[(b"x-forwarded-for", b"10.9.1.1")])
         await call(403, headers=[(b"x-real-ip", b"203.0.113.9")])
-        # forwarding headers from a peer that is not a trusted proxy are ignored
-        await call(200, client=("10.9.1.1", 1), headers=[(b"x-forwarded-for", b"127.0.0.1")])
+        # forwarding headers from a peer that is not a trusted proxy: the caller is unknown
+        await call(403, client=("10.9.1.1", 1), headers=[(b"x-forwarded-for", b"127.0.0.1")])
         await call(403, client=("203.0.113.9", 1), headers=[(b"x-forwarded-for", b"127.0.0.1")])
+        await call(200, client=("10.9.1.1", 1))
         assert len(matcher.service.calls) == 2
+    finally:
+        app.close()
+
+
+async def test_trust_no_proxy_by_default(client, matcher, settings):
+    """TRUSTED_PROXIES (shared with REST's throttle) is empty by default: a proxy on this
+    host forwarding outside callers does not make them loopback callers."""
+    assert settings.TRUSTED_PROXIES == []
+    app = JsonRpcApp(client=client, history_methods={}, marketdata_methods={})
+    matcher.service.calls.clear()
+    call = Trust(app, matcher)
+    try:
+        await call(403, headers=[(b"x-forwarded-for", b"203.0.113.9")])
+        await call(403, headers=[(b"x-real-ip", b"127.0.0.1")])
+        await call(200)
+        assert len(matcher.service.calls) == 1
     finally:
         app.close()
 
