@@ -86,6 +86,14 @@ def _is_json(response) -> bool:
 
 
 class ApiErrorMiddleware(MiddlewareMixin):
+    def process_request(self, request):
+        # every API path ends with a slash; CommonMiddleware's APPEND_SLASH cannot redirect
+        # a POST/DELETE (with DEBUG it raises: a 500) — answer 404 naming the right path
+        path = request.path
+        if is_api_path(path) and not path.endswith("/") and request.method not in ("GET", "HEAD"):
+            return json_error(404, "not_found", f"Not found (API paths end with a slash: {path}/).")
+        return None
+
     def process_response(self, request, response):
         status = response.status_code
         if status < 400 or _is_json(response):

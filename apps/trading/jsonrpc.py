@@ -176,26 +176,22 @@ class JsonRpcApp:
         await _respond(send, status, payload)
 
     async def _read_body(self, receive) -> bytes | None:
-        """The request body; b"" when empty or larger than max_body; None on disconnect."""
+        """The request body; b"" when empty or larger than max_body (refused as soon as it
+        passes the limit: the rest is not read); None on disconnect."""
         chunks = []
         size = 0
-        too_big = False
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
                 return None
             chunk = message.get("body", b"")
-            if chunk and not too_big:
+            if chunk:
                 size += len(chunk)
                 if size > self.max_body:
-                    too_big = True
-                    chunks = []
-                else:
-                    chunks.append(chunk)
+                    return b""
+                chunks.append(chunk)
             if not message.get("more_body", False):
                 break
-        if too_big:
-            return b""
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
     # -- trust ---------------------------------------------------------------------------

@@ -171,3 +171,11 @@ async def test_too_many_query_fields_on_any_path(debug):
             assert r.json()["error"]["type"] == "too_many_fields"
     r = await http(asgi.application, "GET", "/api/v1/markets/", query=b"&".join([b"a=1"] * 1000))
     assert r.status == 200
+
+
+def test_api_path_without_trailing_slash(debug, engine, alice_api):
+    r = alice_api.post("/api/v1/orders", GOOD)
+    assert status_of(r) == 404
+    assert "/api/v1/orders/" in assert_json_error(r, 404, "not_found")["message"]
+    r = Client().get("/api/v1/markets")  # GET: redirected, as Django does
+    assert status_of(r) == 301 and r["Location"] == "/api/v1/markets/"
