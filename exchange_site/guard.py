@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 
 from django.conf import settings
+from django.core.signals import setting_changed
 from django.http.request import split_domain_port, validate_host
 
 from exchange_site import errors
@@ -30,49 +31,63 @@ _CACHE_MAX = 4096  # distinct Host values remembered (cleared when full: attacke
 
 
 class HostCheck:
-    """Django's Host validation as a cached predicate over raw Host header values."""
+    """Django's Host validation as a cached predicate over raw Host header values. The
+    settings it needs are read once and again whenever Django signals a change (tests)."""
 
     def __init__(self):
-        self._key = None
-        self._verdicts: dict = {}
+        self._verdicts: dict | None = None
+        setting_changed.connect(self._reset)  # settings overrides (tests) apply at once
 
-    def _allowed_hosts(self):
-        allowed = settings.ALLOWED_HOSTS
-        if settings.DEBUG and not allowed:
-            allowed = [".localhost", "127.0.0.1", "[::1]"]  # as HttpRequest.get_host
-        return allowed
+    def _reset(self, *, setting=None, **kwargs):
+        self._verdicts = None
 
-    def allowed(self, raw: str) -> bool:
-        key = (settings.ALLOWED_HOSTS, settings.DEBUG)  # settings overrides (tests) apply at once
-        if key != self._key:
-            self._key, self._verdicts = key, {}
-        verdict = self._verdicts.get(raw)
-        if verdict is None:
-            domain, _port = split_domain_port(raw)
-            verdict = bool(domain) and validate_host(domain, self._allowed_hosts())
-            if len(self._verdicts) >= _CACHE_MAX:
-                self._verdicts.clear()
-            self._verdicts[raw] = verdict
+    def verdicts(self) -> dict:
+        """raw Host (bytes or str, as found) → allowed; filled lazily."""
+        verdicts = self._verdicts
+        if verdicts is None:
+            verdicts = self._verdicts = {}
+            allowed = settings.ALLOWED_HOSTS
+            if settings.DEBUG and not allowed:
+                allowed = [".localhost", "127.0.0.1", "[::1]"]  # as HttpRequest.get_host
+            self.allowed_hosts = list(allowed)
+            self.use_forwarded_host = settings.USE_X_FORWARDED_HOST
+            self.max_fields = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
+            self.max_body = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        return verdicts
+
+    def allowed(self, raw) -> bool:
+        verdict = self.verdicts().get(raw)
+        return self.decide(raw) if verdict is None else verdict
+
+    def decide(self, raw) -> bool:
+        """Django's verdict for a Host value not seen before (then remembered)."""
+        verdicts = self.verdicts()
+        text = raw.decode("latin-1") if isinstance(raw, bytes) else raw
+        domain, _port = split_domain_port(text)
+        verdict = bool(domain) and validate_host(domain, self.allowed_hosts)
+        if len(verdicts) >= _CACHE_MAX:
+            verdicts.clear()
+        verdicts[raw] = verdict
         return verdict
 
-
-def raw_host(scope) -> str:
-    """The Host Django would see for this scope (HttpRequest._get_raw_host over ASGIRequest)."""
-    host = forwarded = None
-    use_forwarded = settings.USE_X_FORWARDED_HOST
-    for name, value in scope.get("headers", ()):
-        if name == b"host":
-            host = value if host is None else host + b"," + value  # ASGIRequest joins repeats
-        elif use_forwarded and name == b"x-forwarded-host":
-            forwarded = value if forwarded is None else forwarded + b"," + value
-    if forwarded is not None:
-        return forwarded.decode("latin-1")
-    if host is not None:
-        return host.decode("latin-1")
-    server = scope.get("server")
-    name, port = (server[0], str(server[1])) if server else ("unknown", "0")
-    secure = scope.get("scheme") in ("https", "wss")
-    return name if port == ("443" if secure else "80") else f"{name}:{port}"
+    def raw_host(self, scope):
+        """The Host Django would see for this scope (HttpRequest._get_raw_host over
+        ASGIRequest): bytes from the headers, or str built from the server address."""
+        found = [value for name, value in scope["headers"] if name == b"host"]
+        host = found[0] if len(found) == 1 else b",".join(found) if found else None  # ASGIRequest joins repeats
+        if self.use_forwarded_host:
+            forwarded = None
+            for name, value in scope["headers"]:
+                if name == b"x-forwarded-host":
+                    forwarded = value if forwarded is None else forwarded + b"," + value
+            if forwarded is not None:
+                return forwarded
+        if host is not None:
+            return host
+        server = scope.get("server")
+        name, port = (server[0], str(server[1])) if server else ("unknown", "0")
+        secure = scope.get("scheme") in ("https", "wss")
+        return name if port == ("443" if secure else "80") else f"{name}:{port}"
 
 
 def is_jsonrpc(scope) -> bool:
@@ -92,31 +107,37 @@ class SiteGuard:
     async def __call__(self, scope, receive, send):
         kind = scope["type"]
         if kind == "http":
-            raw = raw_host(scope)
-            if not self.hosts.allowed(raw):
+            hosts = self.hosts
+            verdicts = hosts.verdicts()  # the settings snapshot, read once
+            raw = hosts.raw_host(scope)
+            ok = verdicts.get(raw)
+            jsonrpc = self.is_jsonrpc(scope)
+            if not (hosts.decide(raw) if ok is None else ok):
                 logger.warning("Invalid HTTP_HOST header: %r (refused before the application)", raw)
-                if self.is_jsonrpc(scope):
+                if jsonrpc:
                     return await errors.send_plain(send, 400, b"")  # JSON-RPC: empty 400
                 return await errors.send_error(send, scope, 400, "disallowed_host", "Host not allowed.")
-            if self.is_jsonrpc(scope):
+            if jsonrpc:
                 return await self.app(scope, receive, send)  # JSONRPC_MAX_BODY applies there
             return await self._django(scope, receive, send)
         if kind == "websocket":
-            raw = raw_host(scope)
-            if not self.hosts.allowed(raw):
+            hosts = self.hosts
+            hosts.verdicts()
+            raw = hosts.raw_host(scope)
+            if not hosts.allowed(raw):
                 logger.warning("Invalid HTTP_HOST header: %r (websocket refused)", raw)
                 return await _refuse_websocket(scope, receive, send)
         return await self.app(scope, receive, send)
 
     async def _django(self, scope, receive, send):
-        max_fields = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
+        max_fields = self.hosts.max_fields
         query = scope.get("query_string", b"")
         # the count of urllib.parse.parse_qsl(max_num_fields=...), as QueryDict
         if max_fields is not None and query and query.count(b"&") + 1 > max_fields:
             return await errors.send_error(
                 send, scope, 400, "too_many_fields",
                 f"Too many query parameters (more than {max_fields}).")
-        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        limit = self.hosts.max_body
         if limit is None:
             return await self.app(scope, receive, send)
         declared = None
