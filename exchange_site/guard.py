@@ -97,7 +97,7 @@ def is_jsonrpc(scope) -> bool:
 
 class SiteGuard:
     """ASGI middleware: Host validation for http and websocket scopes; size limits for the
-    requests Django serves (``jsonrpc(scope)`` tells which are not)."""
+    requests Django serves (``is_jsonrpc(scope)`` tells which are not: `POST /` has its own)."""
 
     def __init__(self, app, *, is_jsonrpc=is_jsonrpc):
         self.app = app
