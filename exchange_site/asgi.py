@@ -2,7 +2,9 @@
 
 `POST /` — the ViaBTC JSON-RPC endpoint, the order hot path — is answered by the lean
 ASGI app apps.trading.jsonrpc ahead of Django's stack (no middleware or DRF per
-request); every other HTTP request (GET / included: the web UI) goes to Django.
+request); every other HTTP request (GET / included: the web UI) goes to Django. In front
+of both, exchange_site.guard.SiteGuard validates Host for HTTP and websockets (DNS
+rebinding) and refuses oversized requests to Django before they are read.
 """
 import os
 
@@ -15,6 +17,7 @@ django_http = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from apps.trading.jsonrpc import app as jsonrpc_app  # noqa: E402
+from exchange_site.guard import SiteGuard, is_jsonrpc  # noqa: E402
 from exchange_site.origins import BrowserOriginValidator  # noqa: E402
 
 websocket_routes = []  # the ViaBTC websocket protocol (/ws) is added by the realtime step
@@ -27,16 +30,21 @@ channels_application = ProtocolTypeRouter(
 )
 
 
-async def application(scope, receive, send):
+async def route(scope, receive, send):
     kind = scope["type"]
     if kind == "http":
         # `/` is the JSON-RPC endpoint for every method but GET/HEAD (the web UI's page):
         # it answers non-POST with 400, as the original does.
-        if scope["path"] == "/" and scope["method"] not in ("GET", "HEAD"):
+        if is_jsonrpc(scope):
             return await jsonrpc_app(scope, receive, send)
     elif kind == "lifespan":
         return await _lifespan(receive, send)
     return await channels_application(scope, receive, send)
+
+
+#: the served application: every HTTP request and websocket handshake passes SiteGuard
+#: first (Host validated as Django does, body and query size limits; exchange_site/guard.py)
+application = SiteGuard(route)
 
 
 async def _lifespan(receive, send):

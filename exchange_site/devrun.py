@@ -129,7 +129,7 @@ def web_command(port: int, app: str = "exchange_site.asgi:application") -> str:
     """uvicorn with uvloop + httptools and websockets: HTTP (JSON-RPC, REST, admin) and
     Channels' websockets in one process (docs/benchmarks.md "make run's web server").
     --no-proxy-headers: the application decides whom to believe about X-Forwarded-For
-    (JSONRPC_TRUSTED_PROXIES), uvicorn must not rewrite the peer address first."""
+    (TRUSTED_PROXIES), uvicorn must not rewrite the peer address first."""
     return (f"{PY} -m uvicorn {app} --host 127.0.0.1 --port {port} --loop uvloop --http httptools "
             "--ws websockets --lifespan on --no-proxy-headers --no-access-log --timeout-graceful-shutdown 5")
 

@@ -16,11 +16,10 @@ raises for an empty result.
 """
 from __future__ import annotations
 
-
 import orjson
-from django.db import connections
+from django.db import connections, router
 
-from apps.wire.numbers import plain
+from apps.wire.numbers import INT64_MAX, U64, plain
 
 from .models import BalanceHistory, DealHistory, OrderHistory
 
@@ -79,8 +78,22 @@ def _rows(qs, index_hint: str | None) -> list:
         return cursor.fetchall()
 
 
+# Integer ranges: params reach 2^64-1 (docs/api.md "History"); every database answers them
+# the same. No table holds 2^63 rows, so an offset from 2^63 finds nothing (SQLite's OFFSET,
+# a signed 64-bit integer, could not even take it: that was code 2). An id SQLite cannot
+# store (above 2^63-1: its INTEGER is signed) matches no row there, and every row is below it.
+MAX_ROWS = INT64_MAX
+
+
+def _int_max(model) -> int:
+    """The largest id the database of ``model``'s reads stores and compares."""
+    return INT64_MAX if connections[router.db_for_read(model)].vendor == "sqlite" else U64
+
+
 def _page(qs, *, offset: int, limit: int, before_id: int | None, columns: tuple, build, index_hint=None):
-    if before_id:
+    if offset > MAX_ROWS:
+        return Page([], None)
+    if before_id and before_id <= _int_max(qs.model):
         qs = qs.filter(id__lt=before_id)
     rows = _rows(qs.order_by("-id").values_list("id", *columns)[offset:offset + limit], index_hint)
     next_before_id = rows[-1][0] if rows and len(rows) == limit else None
@@ -208,6 +221,8 @@ def order_finished_list(
 
 def order_finished_get(*, order_id: int) -> dict | None:
     """One finished order (same object as an order.finished record) or None."""
+    if order_id > _int_max(OrderHistory):
+        return None
     row = OrderHistory.objects.filter(id=order_id).values_list("id", *_OH_COLUMNS).first()
     return _oh_record(row) if row is not None else None
 
@@ -233,6 +248,8 @@ def _od_record(row) -> dict:
 
 def order_deal_list(*, order_id: int, offset: int = 0, limit: int = 100, before_id: int | None = None) -> Page:
     """The deals of one order (its own side of each), newest first."""
+    if order_id > _int_max(DealHistory):
+        return Page([], None)
     qs = DealHistory.objects.filter(order_id=order_id)
     return _page(qs, offset=offset, limit=limit, before_id=before_id, columns=_OD_COLUMNS, build=_od_record)
 
@@ -278,6 +295,8 @@ def order_client_ids(*, order_ids) -> dict[int, str]:
 
 def order_deal_owner(*, order_id: int) -> dict | None:
     """``{"user_id", "market", "side"}`` of an order that has deals, else None."""
+    if order_id > _int_max(DealHistory):
+        return None
     return DealHistory.objects.filter(order_id=order_id).values("user_id", "market", "side").first()
 
 

@@ -41,6 +41,7 @@ import weakref
 import orjson
 
 from apps.wire.errors import SERVICE_TIMEOUT, SERVICE_UNAVAILABLE, RpcError
+from apps.wire.nesting import MAX_DEPTH, encoded_deeper_than, has_non_finite
 from apps.wire.numbers import INT64_MAX
 from matcher.frames import MAX_REPLY_FRAME, MAX_REQUEST_FRAME, FrameReader, pack_header, set_nodelay
 
@@ -68,6 +69,31 @@ class MatcherUnavailable(RpcError):
 
     def __init__(self, reason: str = "matcher not connected"):
         super().__init__(SERVICE_UNAVAILABLE, data={"reason": reason})
+
+
+# bytes of a request frame besides the method's and the params' JSON
+_FRAME_OVERHEAD = len(_dumps({"id": INT64_MAX, "method": "", "params": None, "deadline": -1.7976931348623157e308})) - 4
+
+
+def encode_params(method: str, params) -> orjson.Fragment:
+    """The JSON of a request's ``params``, checked to be sendable to the matcher, ready to
+    embed in the frame. Raises RpcError code 1 (``data.param`` ``params``) — nothing sent —
+    when it nests deeper than apps.wire.nesting.MAX_DEPTH, holds a value JSON cannot carry
+    (an integer beyond 64 bits, NaN / Infinity, a lone surrogate), or the frame would
+    exceed the matcher's MAX_REQUEST_FRAME."""
+    try:
+        raw = _dumps(params)
+    except orjson.JSONEncodeError as exc:
+        if "Recursion limit" in str(exc):
+            raise RpcError.invalid("params", f"nested deeper than {MAX_DEPTH} levels") from None
+        raise RpcError.invalid("params", f"not sendable as JSON: {exc}") from None
+    if encoded_deeper_than(params, raw):
+        raise RpcError.invalid("params", f"nested deeper than {MAX_DEPTH} levels")
+    if b"null" in raw and has_non_finite(params):
+        raise RpcError.invalid("params", "not sendable as JSON: NaN or Infinity")
+    if len(raw) + len(method) + _FRAME_OVERHEAD > MAX_REQUEST_FRAME:
+        raise RpcError.invalid("params", "request too large")
+    return orjson.Fragment(raw)
 
 
 def _error_from_reply(error: dict) -> RpcError:
@@ -128,6 +154,8 @@ class _Conn(asyncio.Protocol):
         if rid >= _ID_WRAP:
             self.ids = itertools.count(1)
             rid = next(self.ids)
+        if type(params) is not orjson.Fragment:
+            params = encode_params(method, params)
         body = _dumps({"id": rid, "method": method, "params": params, "deadline": deadline})
         if len(body) > MAX_REQUEST_FRAME:
             # the server would drop the connection (and every request in flight on it)
@@ -190,18 +218,20 @@ class MatcherClient:
 
     async def request_many(self, calls: list[tuple[str, list]], *, timeout: float | None = None) -> list:
         """Send several requests back to back on one connection (so the matcher receives
-        them in this order); return, per request, its envelope or the RpcError raised."""
+        them in this order); return, per request, its envelope or the RpcError raised.
+        All or nothing: when one cannot be sent (``encode_params``) its RpcError is raised
+        and none is sent. ``params`` may be pre-encoded (``encode_params``)."""
+        # every request is encoded and checked first: one that cannot be sent raises its
+        # RpcError (code 1) before any is sent
+        calls = [(method, encode_params(method, params)) for method, params in calls]
         conn = await self._pick()
         results: list = [None] * len(calls)
         sent, where = [], []
         limit = self.timeout if timeout is None else timeout
         deadline = time.time() + limit
         for i, (method, params) in enumerate(calls):
-            try:
-                sent.append(conn.send(method, params, deadline))
-                where.append(i)
-            except RpcError as exc:  # e.g. too large: this one is not sent, the others are
-                results[i] = exc
+            sent.append(conn.send(method, params, deadline))
+            where.append(i)
         handle = conn.loop.call_later(limit, _expire_many, conn, sent)
         try:
             replies = await asyncio.gather(*(fut for _, fut in sent), return_exceptions=True)

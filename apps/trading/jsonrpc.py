@@ -22,18 +22,18 @@ import hmac
 import importlib
 import importlib.util
 import inspect
-import ipaddress
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
 import orjson
 
-from apps.trading.client import MatcherTimeout, MatcherUnavailable, get_client
+from apps.trading.client import MatcherTimeout, MatcherUnavailable, encode_params, get_client
 from apps.wire.errors import (
     INTERNAL_ERROR, METHOD_NOT_FOUND, SERVICE_TIMEOUT, SERVICE_UNAVAILABLE, RpcError, error_object,
 )
 from apps.wire.numbers import INT64_MAX, INT64_MIN
+from exchange_site.proxies import forwarded_client, in_networks, parse_networks
 
 logger = logging.getLogger("apps.trading.jsonrpc")
 
@@ -73,31 +73,10 @@ def _unavailable(reason: str) -> dict:
     return error_object(SERVICE_UNAVAILABLE, data={"reason": reason})
 
 
-def _parse_networks(values) -> tuple:
-    nets = []
-    for value in values or ():
-        value = str(value).strip()
-        if value:
-            nets.append(ipaddress.ip_network(value, strict=False))
-    return tuple(nets)
-
-
-def _in_networks(host: str | None, nets: tuple) -> bool:
-    if not host or not nets:
-        return False
-    try:
-        addr = ipaddress.ip_address(host.strip().strip("[]"))
-    except ValueError:
-        return False
-    if addr.version == 6 and addr.ipv4_mapped is not None:
-        addr = addr.ipv4_mapped
-    return any(addr in net for net in nets if net.version == addr.version)
-
-
 class JsonRpcApp:
     """ASGI app for the JSON-RPC endpoint. Arguments default to Django settings
     (read on first request): JSONRPC_ALLOWED_NETWORKS, JSONRPC_SERVICE_TOKEN,
-    JSONRPC_REQUIRE_TOKEN, JSONRPC_TRUSTED_PROXIES, JSONRPC_ALLOWED_ORIGINS,
+    JSONRPC_REQUIRE_TOKEN, TRUSTED_PROXIES, JSONRPC_ALLOWED_ORIGINS,
     JSONRPC_MAX_BODY, JSONRPC_BACKEND_TIMEOUT, JSONRPC_BATCH_TIMEOUT_PER_CALL, JSONRPC_THREADS."""
 
     _UNSET = object()
@@ -129,15 +108,14 @@ class JsonRpcApp:
         return getattr(settings, setting)
 
     def _configure(self) -> None:
-        self.allowed_networks = _parse_networks(
+        self.allowed_networks = parse_networks(
             self._opt("allowed_networks", "JSONRPC_ALLOWED_NETWORKS"))
         token = self._opt("service_token", "JSONRPC_SERVICE_TOKEN") or ""
         self.service_token = token.encode() if token else b""
         self.require_token = bool(self._opt("require_token", "JSONRPC_REQUIRE_TOKEN"))
         if self.require_token and not self.service_token:
             raise RuntimeError("JSONRPC_REQUIRE_TOKEN is set but JSONRPC_SERVICE_TOKEN is empty")
-        self.trusted_proxies = _parse_networks(
-            self._opt("trusted_proxies", "JSONRPC_TRUSTED_PROXIES"))
+        self.trusted_proxies = parse_networks(self._opt("trusted_proxies", "TRUSTED_PROXIES"))
         origins = self._opt("allowed_origins", "JSONRPC_ALLOWED_ORIGINS")
         self.allowed_origins = frozenset(o.rstrip("/").lower().encode() for o in origins)
         self.max_body = int(self._opt("max_body", "JSONRPC_MAX_BODY"))
@@ -198,26 +176,22 @@ class JsonRpcApp:
         await _respond(send, status, payload)
 
     async def _read_body(self, receive) -> bytes | None:
-        """The request body; b"" when empty or larger than max_body; None on disconnect."""
+        """The request body; b"" when empty or larger than max_body (refused as soon as it
+        passes the limit: the rest is not read); None on disconnect."""
         chunks = []
         size = 0
-        too_big = False
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
                 return None
             chunk = message.get("body", b"")
-            if chunk and not too_big:
+            if chunk:
                 size += len(chunk)
                 if size > self.max_body:
-                    too_big = True
-                    chunks = []
-                else:
-                    chunks.append(chunk)
+                    return b""
+                chunks.append(chunk)
             if not message.get("more_body", False):
                 break
-        if too_big:
-            return b""
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
     # -- trust ---------------------------------------------------------------------------
@@ -270,23 +244,22 @@ class JsonRpcApp:
     def _client_allowed(self, scope, forwarded: bytes | None, real_ip: bytes | None) -> bool:
         peer = scope.get("client")
         peer_host = peer[0] if peer else None
-        if (forwarded is not None or real_ip is not None) and self._host_in(peer_host, self.trusted_proxies):
+        if forwarded is not None or real_ip is not None:
+            if not in_networks(peer_host, self.trusted_proxies):
+                # forwarded by a peer that is not a trusted proxy: the caller is unknown (a
+                # proxy on this host would otherwise make every caller look like loopback)
+                return False
             # behind our reverse proxy: the caller is the right-most address that is not a proxy
-            if forwarded is not None:
-                hops = [h.strip().decode("latin-1") for h in forwarded.split(b",") if h.strip()]
-                caller = next((h for h in reversed(hops) if not self._host_in(h, self.trusted_proxies)),
-                              hops[0] if hops else peer_host)
-            else:
-                caller = real_ip.strip().decode("latin-1")
-            return _in_networks(caller, self.allowed_networks)
-        return self._host_in(peer_host, self.allowed_networks, cache=True)
+            caller = forwarded_client(None if forwarded is None else forwarded.decode("latin-1"),
+                                      None if real_ip is None else real_ip.decode("latin-1"),
+                                      self.trusted_proxies)
+            return in_networks(caller, self.allowed_networks)
+        return self._host_in(peer_host, self.allowed_networks)
 
-    def _host_in(self, host, nets, cache=False) -> bool:
-        if not cache:
-            return _in_networks(host, nets)
+    def _host_in(self, host, nets) -> bool:
         ok = self._trusted_hosts.get(host)
         if ok is None:
-            ok = _in_networks(host, nets)
+            ok = in_networks(host, nets)
             if len(self._trusted_hosts) > 10_000:
                 self._trusted_hosts.clear()
             self._trusted_hosts[host] = ok
@@ -301,18 +274,34 @@ class JsonRpcApp:
             raise _Malformed from None
         if type(req) is dict:
             rid, method, params = _envelope(req)
-            status, reply = await self._one(rid, method, params)
-            return status, _dumps(reply)
+            try:
+                status, reply = await self._one(rid, method, params)
+                return status, _dumps(reply)
+            except (_Malformed, _NotConnected):
+                raise
+            except Exception:  # a bug: an envelope, never a bare 500 (that means "nothing sent")
+                logger.exception("JSON-RPC %s failed", method)
+                return 200, _dumps(_error(rid, _ERR_INTERNAL))
         if type(req) is list:
             if not req or len(req) > MAX_BATCH:
                 raise _Malformed
             calls = [_envelope(item) if type(item) is dict else _raise_malformed() for item in req]
-            replies = await self._batch(calls)
-            return 200, _dumps(replies)
+            try:
+                replies = await self._batch(calls)
+                return 200, _dumps(replies)
+            except (_Malformed, _NotConnected):
+                raise
+            except Exception:
+                logger.exception("JSON-RPC batch failed")
+                return 200, _dumps([_error(c[0], _ERR_INTERNAL) for c in calls])
         raise _Malformed
 
     async def _one(self, rid, method, params) -> tuple[int, dict]:
         if method in MATCHER_METHODS:
+            try:
+                params = encode_params(method, params)  # unsendable → code 1, nothing sent
+            except RpcError as exc:
+                return 200, _error(rid, exc.as_error())
             try:
                 reply = await self.client.request(method, params)
             except MatcherTimeout:
@@ -358,6 +347,14 @@ class JsonRpcApp:
         replies: list = [None] * len(calls)
         matcher_idx = [i for i, c in enumerate(calls) if c[1] in MATCHER_METHODS]
         local_idx = [i for i, c in enumerate(calls) if c[1] not in MATCHER_METHODS]
+        # every matcher element is encoded and checked before the first one is sent: one
+        # that cannot be sent (too deep, too large) rejects the whole batch, nothing runs
+        try:
+            for i in matcher_idx:
+                rid, method, params = calls[i]
+                calls[i] = (rid, method, encode_params(method, params))
+        except RpcError:
+            raise _Malformed from None
         tasks = []
         if matcher_idx:
             try:

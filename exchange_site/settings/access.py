@@ -13,9 +13,10 @@ from .matcher import MATCHER_RPC_TIMEOUT
 JSONRPC_ALLOWED_NETWORKS = env.list("JSONRPC_ALLOWED_NETWORKS", default=["127.0.0.0/8", "::1/128"])
 JSONRPC_SERVICE_TOKEN = env.str("JSONRPC_SERVICE_TOKEN", default="")  # empty: tokens disabled
 JSONRPC_REQUIRE_TOKEN = env.bool("JSONRPC_REQUIRE_TOKEN", default=False)  # token in addition to the network
-# Reverse proxies whose X-Forwarded-For / X-Real-IP is believed (the caller is then the
-# right-most forwarded address that is not a proxy).
-JSONRPC_TRUSTED_PROXIES = env.list("JSONRPC_TRUSTED_PROXIES", default=["127.0.0.0/8", "::1/128"])
+# Reverse proxies whose X-Forwarded-For / X-Real-IP is believed, for every per-client
+# decision: JSON-RPC's networks and REST's anonymous throttle (exchange_site/proxies.py).
+# The client is then the right-most forwarded address that is not a proxy. None by default.
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 JSONRPC_ALLOWED_ORIGINS = env.list("JSONRPC_ALLOWED_ORIGINS", default=[])  # extra same-site origins
 JSONRPC_MAX_BODY = env.int("JSONRPC_MAX_BODY", default=4 * 1024 * 1024)  # bytes; larger → 400
 JSONRPC_BACKEND_TIMEOUT = env.float("JSONRPC_BACKEND_TIMEOUT", default=MATCHER_RPC_TIMEOUT)  # s; history/market data

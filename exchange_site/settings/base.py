@@ -48,6 +48,7 @@ INSTALLED_APPS = [
 
 # Django middleware of the site (JSON-RPC at POST / is an ASGI app in front of it).
 MIDDLEWARE = [
+    "exchange_site.errors.ApiErrorMiddleware",  # JSON errors under /api/, no DEBUG pages for refusals
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",  # static files, also with DEBUG off
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -57,6 +58,9 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+
+# DEBUG pages: no traceback for a refused request (SuspiciousOperation) or an API path.
+DEFAULT_EXCEPTION_REPORTER = "exchange_site.errors.SafeExceptionReporter"
 
 ROOT_URLCONF = "exchange_site.urls"  # the site's URLs
 ASGI_APPLICATION = "exchange_site.asgi.application"  # HTTP (JSON-RPC, Django) and websockets

@@ -8,7 +8,9 @@ names the offending request fields; `data` carries the matcher's extra data.
 """
 import logging
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import (
+    BadRequest, PermissionDenied, RequestDataTooBig, SuspiciousOperation, TooManyFieldsSent,
+)
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -91,6 +93,12 @@ def exception_handler(exc, context):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
+    elif isinstance(exc, (SuspiciousOperation, BadRequest)):
+        # refused requests (Django's size and count limits among them): a 4xx here, not a
+        # re-raise (DRF would then fail on the missing renderer with DEBUG on: a 500)
+        set_rollback()
+        status_code, error_type, message = _refused(exc)
+        return Response({"error": {"type": error_type, "message": message}}, status=status_code)
     if not isinstance(exc, exceptions.APIException):
         return None  # a bug: let Django answer 500 and log it
     headers = {}
@@ -108,6 +116,14 @@ def exception_handler(exc, context):
         codes = exc.get_codes()
         error = {"type": codes if isinstance(codes, str) else exc.default_code, "message": str(exc.detail)}
     return Response({"error": error}, status=exc.status_code, headers=headers)
+
+
+def _refused(exc) -> tuple[int, str, str]:
+    if isinstance(exc, RequestDataTooBig):
+        return 413, "request_too_large", "Request body too large."
+    if isinstance(exc, TooManyFieldsSent):
+        return 400, "too_many_fields", "Too many parameters."
+    return 400, "bad_request", "Bad request."
 
 
 def _guard_unavailable_response(exc: GuardUnavailable, context, headers: dict) -> Response:

@@ -2,7 +2,6 @@
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import permissions
 from rest_framework.exceptions import ValidationError
-from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -14,6 +13,7 @@ from apps.wire.numbers import U64
 
 from . import serializers as s
 from .errors import exception_handler
+from .parsers import StrictJSONParser
 from .throttles import AnonThrottle, UserThrottle
 
 E400 = OpenApiResponse(s.ErrorOut, description="Invalid input (fields name the offending parameters) "
@@ -61,7 +61,7 @@ class ApiView(APIView):
 
     permission_classes = [permissions.IsAuthenticated, HasScope]
     throttle_classes = [AnonThrottle, UserThrottle]
-    parser_classes = [JSONParser]
+    parser_classes = [StrictJSONParser]
     renderer_classes = [JSONRenderer]
     scope_map = {"GET": "read", "POST": "trade", "DELETE": "trade"}
 

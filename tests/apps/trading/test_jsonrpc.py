@@ -476,7 +476,7 @@ async def test_trust_cross_site_browser(app, matcher, headers, status):
 
 async def test_trust_behind_proxy(client, matcher):
     app = JsonRpcApp(client=client, history_methods={}, marketdata_methods={},
-                     allowed_networks=["127.0.0.0/8", "10.9.0.0/16"])
+                     allowed_networks=["127.0.0.0/8", "10.9.0.0/16"], trusted_proxies=["127.0.0.0/8", "::1/128"])
     matcher.service.calls.clear()
     call = Trust(app, matcher)
     try:
@@ -485,10 +485,27 @@ async def test_trust_behind_proxy(client, matcher):
         await call(403, headers=[(b"x-forwarded-for", b"127.0.0.1, 203.0.113.9")])  # a spoofed left-most entry
         await call(200, headers=[(b"x-forwarded-for", b"10.9.1.1")])
         await call(403, headers=[(b"x-real-ip", b"203.0.113.9")])
-        # forwarding headers from a peer that is not a trusted proxy are ignored
-        await call(200, client=("10.9.1.1", 1), headers=[(b"x-forwarded-for", b"127.0.0.1")])
+        # forwarding headers from a peer that is not a trusted proxy: the caller is unknown
+        await call(403, client=("10.9.1.1", 1), headers=[(b"x-forwarded-for", b"127.0.0.1")])
         await call(403, client=("203.0.113.9", 1), headers=[(b"x-forwarded-for", b"127.0.0.1")])
+        await call(200, client=("10.9.1.1", 1))
         assert len(matcher.service.calls) == 2
+    finally:
+        app.close()
+
+
+async def test_trust_no_proxy_by_default(client, matcher, settings):
+    """TRUSTED_PROXIES (shared with REST's throttle) is empty by default: a proxy on this
+    host forwarding outside callers does not make them loopback callers."""
+    assert settings.TRUSTED_PROXIES == []
+    app = JsonRpcApp(client=client, history_methods={}, marketdata_methods={})
+    matcher.service.calls.clear()
+    call = Trust(app, matcher)
+    try:
+        await call(403, headers=[(b"x-forwarded-for", b"203.0.113.9")])
+        await call(403, headers=[(b"x-real-ip", b"127.0.0.1")])
+        await call(200)
+        assert len(matcher.service.calls) == 1
     finally:
         app.close()
 
@@ -528,7 +545,7 @@ async def test_concurrent_requests_share_pipelined_connections(app):
     assert all(r.status == 200 and r.json() == ok({"status": "success"}, i) for i, r in enumerate(rs))
 
 
-async def test_request_larger_than_a_matcher_frame_is_code_1_and_spares_the_connection(client):
+async def test_request_larger_than_a_matcher_frame_is_code_1_and_spares_the_connection(client, matcher):
     app = JsonRpcApp(client=client, max_body=16 * 1024 * 1024, history_methods={}, marketdata_methods={})
     try:
         pending = asyncio.ensure_future(rpc(app, "asset.list", [], rid=1))
@@ -537,10 +554,69 @@ async def test_request_larger_than_a_matcher_frame_is_code_1_and_spares_the_conn
         assert r.status == 200
         assert r.json() == err(1, "invalid argument", 2, data={"param": "params", "reason": "request too large"})
         assert (await pending).status == 200  # the connection (and requests on it) survived
-        r = await asgi_request(app, [{"method": "asset.summary", "params": big, "id": 3},
-                                     {"method": "asset.list", "params": [], "id": 4}])
-        assert r.status == 200
-        replies = r.json()
-        assert replies[0]["error"]["code"] == 1 and replies[1]["error"] is None
+        # in a batch it rejects the whole batch, the other elements included: nothing runs
+        before = len(matcher.service.calls)
+        r = await asgi_request(app, [{"method": "balance.update", "params": [9, "USDT", "deposit", 1, "5", {}], "id": 3},
+                                     {"method": "asset.summary", "params": big, "id": 4}])
+        assert (r.status, r.body) == (400, b"")
+        assert len(matcher.service.calls) == before
+        assert (await rpc(app, "balance.query", [9, "USDT"])).json()["result"]["USDT"]["available"] == "0"
     finally:
         app.close()
+
+
+def _nested(depth: int) -> bytes:
+    return b"[" * depth + b"]" * depth
+
+
+@pytest.mark.parametrize("depth", [65, 254, 255, 256, 1023])
+async def test_unsendable_params_single_is_code_1_not_sent(app, matcher, depth):
+    before = len(matcher.service.calls)
+    body = b'{"method":"balance.query","params":' + _nested(depth) + b',"id":7}'
+    r = await asgi_request(app, body)
+    assert r.status == 200
+    assert r.json() == err(1, "invalid argument", 7,
+                           data={"param": "params", "reason": "nested deeper than 64 levels"})
+    assert len(matcher.service.calls) == before
+
+
+async def test_params_depth_boundaries(app, matcher):
+    # 64 levels are sent (the engine answers), 1,024 within the envelope cannot be read: 400
+    before = len(matcher.service.calls)
+    r = await asgi_request(app, b'{"method":"balance.query","params":' + _nested(64) + b',"id":7}')
+    assert r.status == 200 and r.json()["error"]["code"] == 1
+    assert r.json()["error"]["data"]["param"] != "params" or "nested" not in r.json()["error"]["data"]["reason"]
+    assert len(matcher.service.calls) == before + 1
+    r = await asgi_request(app, b'{"method":"balance.query","params":' + _nested(1024) + b',"id":7}')
+    assert (r.status, r.body) == (400, b"")
+
+
+@pytest.mark.parametrize("depth", [65, 254, 255, 1023])
+async def test_batch_with_an_unsendable_element_runs_nothing(app, matcher, depth):
+    before = len(matcher.service.calls)
+    body = (b'[{"method":"balance.update","params":[3,"USDT","deposit",1,"5",{}],"id":1},'
+            b'{"method":"balance.query","params":' + _nested(depth) + b',"id":2},'
+            b'{"method":"balance.update","params":[3,"USDT","deposit",2,"5",{}],"id":3}]')
+    r = await asgi_request(app, body)
+    assert (r.status, r.body) == (400, b"")
+    assert len(matcher.service.calls) == before  # the matcher saw nothing
+    r = await rpc(app, "balance.query", [3, "USDT"])
+    assert r.json()["result"] == {"USDT": {"available": "0", "freeze": "0"}}
+
+
+async def test_client_request_many_is_all_or_nothing(client, matcher):
+    before = len(matcher.service.calls)
+    deep = [[[]]]
+    for _ in range(70):
+        deep = [deep]
+    with pytest.raises(RpcError) as info:
+        await client.request_many([("balance.update", [4, "USDT", "deposit", 1, "5", {}]),
+                                   ("balance.query", [4, 2**70]),
+                                   ("balance.query", deep)])
+    assert info.value.code == 1 and info.value.data["param"] == "params"
+    assert len(matcher.service.calls) == before
+    for params in ([4, float("nan")], [4, "\ud800"], deep, [4, 2**64]):
+        with pytest.raises(RpcError) as info:
+            await client.request("balance.query", params)
+        assert info.value.data["param"] == "params"
+    assert len(matcher.service.calls) == before

@@ -209,3 +209,35 @@ def test_throttle_per_key(engine, alice, settings):
     assert two.get(PATH).status_code == 200  # another key has its own budget
     anon = Client()
     assert [anon.get("/api/v1/markets/").status_code for _ in range(3)] == [200, 200, 429]
+
+
+def _anon_rate(settings, rate):
+    rf = dict(settings.REST_FRAMEWORK)
+    rf["DEFAULT_THROTTLE_RATES"] = {"anon": rate, "user": "1000/min"}
+    settings.REST_FRAMEWORK = rf
+
+
+def test_forwarded_headers_from_an_untrusted_peer_do_not_make_new_clients(engine, settings):
+    _anon_rate(settings, "5/min")
+    settings.TRUSTED_PROXIES = []  # the default: no proxy is trusted
+    c = Client(REMOTE_ADDR="203.0.113.5")
+    codes = [c.get("/api/v1/markets/", HTTP_X_FORWARDED_FOR=f"198.51.100.{i}", HTTP_X_REAL_IP=f"192.0.2.{i}")
+             .status_code for i in range(100)]
+    assert codes == [200] * 5 + [429] * 95  # one client, whatever it claims
+    assert Client(REMOTE_ADDR="203.0.113.6").get("/api/v1/markets/").status_code == 200  # another peer
+
+
+def test_behind_a_trusted_proxy_the_right_most_untrusted_address_counts(engine, settings):
+    _anon_rate(settings, "3/min")
+    settings.TRUSTED_PROXIES = ["10.0.0.0/8"]
+    proxy = Client(REMOTE_ADDR="10.0.0.2")
+
+    def get(xff):
+        return proxy.get("/api/v1/markets/", HTTP_X_FORWARDED_FOR=xff).status_code
+
+    # the client's own (spoofed) left-most entries do not matter; trusted hops are skipped
+    assert [get(f"{i}.1.1.1, 198.51.100.7, 10.0.0.3") for i in range(4)] == [200, 200, 200, 429]
+    assert get("198.51.100.8") == 200  # another client behind the proxy has its own budget
+    # the same peer is untrusted once the setting does not list it: headers ignored
+    settings.TRUSTED_PROXIES = ["192.168.0.0/16"]
+    assert [get(f"198.51.100.{20 + i}") for i in range(4)] == [200, 200, 200, 429]
