@@ -94,8 +94,21 @@ def _matcher_rules(check, view, params, fields) -> dict:
             check(view, params)
     except ParamError as e:
         field = e.param if e.param in fields else "__all__"
-        return {field: f"{e.reason} (the matcher's rule)"}
+        return {_fixed_field(view, params, e, field): f"{e.reason} (the matcher's rule)"}
     return {}
+
+
+def _fixed_field(view, params, error, field) -> str:
+    """The form field to mark for the matcher's "fixed once the market exists" refusals,
+    which name the first field of their group (stock / stock_prec): the one that differs."""
+    m = view.markets.get(params[0]) if len(params) == 8 else None
+    if m is None or "fixed once the market exists" not in error.reason:
+        return field
+    given = dict(zip(("stock", "money", "stock_prec", "money_prec", "fee_prec"), params[1:6]))
+    fixed = {"stock": m.stock, "money": m.money, "stock_prec": m.stock_prec, "money_prec": m.money_prec,
+             "fee_prec": m.fee_prec}
+    group = ("stock", "money") if error.param == "stock" else ("stock_prec", "money_prec", "fee_prec")
+    return next((f for f in group if given[f] != fixed[f]), field)
 
 
 def _known(kind: str, name: str) -> bool:

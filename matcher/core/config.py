@@ -142,13 +142,10 @@ def market_check(e, p):
         if other is not None:
             raise ParamError("stock", f"market {other} already trades this pair")
     else:
-        for param, given, fixed in (("stock", sa.name, m.stock), ("money", ma.name, m.money)):
-            if given != fixed:
-                raise ParamError(param, "the pair is fixed once the market exists")
-        for param, given, fixed in (("stock_prec", sp, m.stock_prec), ("money_prec", mp, m.money_prec),
-                                    ("fee_prec", fp, m.fee_prec)):
-            if given != fixed:
-                raise ParamError(param, "precisions are fixed once the market exists")
+        if (sa.name, ma.name) != (m.stock, m.money):
+            raise ParamError("stock", "the pair is fixed once the market exists")
+        if (sp, mp, fp) != (m.stock_prec, m.money_prec, m.fee_prec):
+            raise ParamError("stock_prec", "precisions are fixed once the market exists")
     return name, sa, ma, sp, mp, fp, min_amount, listed, m
 
 

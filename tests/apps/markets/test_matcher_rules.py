@@ -129,7 +129,7 @@ def test_a_refused_configuration_is_shown_in_the_admin_and_logged_once(matcher, 
     assert len(refused) == 1
     status = MatcherConfigStatus.current()
     assert [(r["method"], r["params"][0], r["error"]["data"]) for r in status.refusals] == [
-        ("market.put", "ETHBTC", {"param": "money_prec", "reason": "precisions are fixed once the market exists"})]
+        ("market.put", "ETHBTC", {"param": "stock_prec", "reason": "precisions are fixed once the market exists"})]
     page = admin_client.get("/admin/markets/market/").content.decode()
     assert "The matcher refuses market.put" in page and "precisions are fixed once the market exists" in page
     # fixed: the refusal goes away
