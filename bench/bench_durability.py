@@ -14,7 +14,9 @@ A private Tansu broker is started on a free port.
    errors, the history lag (every 50 ms the last committed = acknowledged operation id is
    noted; its lag is the time until the follower reports its history rows committed) and
    the time the outputs needed to drain. Mid-run a snapshot is taken: the event-loop stall
-   and the latency during it are reported (the "snapshot pause").
+   and the latency during it are reported (the "snapshot pause"). With ``--readers R``, R
+   more coroutines send balance.query in a loop: their p50/p99/max latency is reported
+   (reads are held until the commands applied before them committed: docs/durability.md).
 2. Recovery: an engine with R resting orders is snapshotted, then L more commands are
    appended to the operation log; reports the time of ``recover()`` (snapshot load +
    replay), split in load and replay.
@@ -115,6 +117,17 @@ async def throughput(args, bootstrap):
             (lat_snap if phase["snap"] else lat).append(dt)
             counts["n"] += 1
 
+    read_lat: list[float] = []
+
+    async def reader(i):
+        r = random.Random(10_000 + i)
+        while time.monotonic() < stop_at:
+            t0 = time.perf_counter()
+            rep = await s.call("balance.query", [r.randint(1, users), "BTC", "USDT"])
+            if rep["error"] is None and not phase["snap"]:
+                read_lat.append(time.perf_counter() - t0)
+            await asyncio.sleep(0.001)  # a reader polls; it does not saturate the loop
+
     stall = {"max": 0.0, "max_snap": 0.0}
 
     async def ticker():
@@ -143,13 +156,15 @@ async def throughput(args, bootstrap):
     stop_at = time.monotonic() + 2
     await asyncio.gather(*[client(1000 + i) for i in range(args.clients)])
     lat.clear()
+    read_lat.clear()
     errors.clear()
     n0 = counts["n"]
     e0 = s.engine.oper_seq
     d0 = s.engine.deal_seq
     t_start = time.monotonic()
     stop_at = t_start + args.seconds
-    results = await asyncio.gather(ticker(), snapshotter(), sampler(), *[client(i) for i in range(args.clients)])
+    results = await asyncio.gather(ticker(), snapshotter(), sampler(), *[client(i) for i in range(args.clients)],
+                                   *[reader(i) for i in range(args.readers)])
     elapsed = time.monotonic() - t_start
     n = counts["n"] - n0
     deals = s.engine.deal_seq - d0
@@ -189,6 +204,9 @@ async def throughput(args, bootstrap):
                            "p99_seen_by_matcher": round(pct(seen_lags, 0.99) * 1000, 1)},
         "snapshot": {k: results[1].get(k) for k in ("size", "replayed", "replay_s", "dump_s", "write_s", "wall_s")},
         "resting_orders_at_end": len(s.engine.dump_state()["orders"]),
+        "reads": {"n": len(read_lat), "p50_ms": round(pct(read_lat, 0.5) * 1000, 2),
+                  "p99_ms": round(pct(read_lat, 0.99) * 1000, 2),
+                  "max_ms": round(max(read_lat, default=0) * 1000, 2)},
     }
     await s.stop()
     return out
@@ -279,6 +297,7 @@ def main():
     ap.add_argument("--log", type=int, default=1_000_000)
     ap.add_argument("--skip-throughput", action="store_true")
     ap.add_argument("--skip-recovery", action="store_true")
+    ap.add_argument("--readers", type=int, default=0, help="coroutines polling balance.query (read latency)")
     ap.add_argument("--no-history", action="store_true", help="history follower off (for comparison)")
     ap.add_argument("--no-kafka", action="store_true", help="Kafka publisher off (for comparison)")
     ap.add_argument("--profile", action="store_true", help="cProfile of the event-loop thread")

@@ -23,10 +23,15 @@ async def run() -> int:
     from django.conf import settings
 
     from matcher.config_sync import sync_config
+    from matcher.frames import is_loopback
     from matcher.log.recovery import RecoveryError
     from matcher.server import serve
     from matcher.service import MatcherService
 
+    if not settings.MATCHER_RPC_SECRET and not is_loopback(settings.MATCHER_RPC_HOST):
+        logger.critical("matcher not starting: MATCHER_RPC_HOST %r is not a loopback address and "
+                        "MATCHER_RPC_SECRET is not set (docs/operations.md)", settings.MATCHER_RPC_HOST)
+        return 1
     service = MatcherService.from_settings(config_sync=sync_config)
     try:
         await service.start()
@@ -44,7 +49,8 @@ async def run() -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    server = asyncio.create_task(serve(service, settings.MATCHER_RPC_HOST, settings.MATCHER_RPC_PORT))
+    server = asyncio.create_task(serve(service, settings.MATCHER_RPC_HOST, settings.MATCHER_RPC_PORT,
+                                       secret=settings.MATCHER_RPC_SECRET))
     waiter = asyncio.create_task(stop.wait())
     done, _ = await asyncio.wait({server, waiter}, return_when=asyncio.FIRST_COMPLETED)
     rc = 0

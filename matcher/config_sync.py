@@ -4,6 +4,11 @@
 (``MatcherService.call``), so a replay rebuilds the same configuration; only differences
 are sent, so an unchanged configuration logs nothing. Runs at start and every
 ``MATCHER_CONFIG_SYNC_INTERVAL`` seconds.
+
+What the matcher knows (its assets and markets, which it never forgets) and what it
+refused go to ``apps.markets.models.MatcherConfigStatus`` (written when they change): the
+admin validates against it and shows the refusals. A refusal is logged (ERROR) once when
+it first appears, not on every sync.
 """
 from __future__ import annotations
 
@@ -49,17 +54,50 @@ def commands_for(engine, assets, markets, fee_account: int | None) -> list[tuple
     return cmds
 
 
+def known_config(engine) -> tuple[dict, dict]:
+    """(assets, markets) the engine knows, in the shape of MatcherConfigStatus."""
+    assets = {name: [a.prec_save, a.prec_show] for name, a in engine.assets.items()}
+    markets = {name: [m.stock, m.money, m.stock_prec, m.money_prec, m.fee_prec] for name, m in engine.markets.items()}
+    return assets, markets
+
+
+def write_status(assets: dict, markets: dict, refusals: list) -> None:
+    """Blocking ORM write (run in a thread) of MatcherConfigStatus."""
+    from django.db import connections
+
+    from apps.markets.models import MatcherConfigStatus
+
+    try:
+        MatcherConfigStatus.objects.update_or_create(
+            pk=1, defaults={"assets": assets, "markets": markets, "refusals": refusals})
+    finally:
+        connections.close_all()
+
+
 async def sync_config(service) -> list:
     from django.conf import settings
 
     assets, markets = await asyncio.to_thread(read_config)
     fee_account = settings.FEE_ACCOUNT_USER_ID
-    done = []
+    done, refusals = [], []
+    logged = getattr(service, "config_refusals_logged", set())
     for method, params in commands_for(service.engine, assets, markets, fee_account):
         reply = await service.call(method, params)
         if reply["error"] is not None:
-            logger.error("configuration sync: %s %s refused: %s", method, params, reply["error"])
+            refusals.append({"method": method, "params": params, "error": reply["error"]})
+            key = repr((method, params, reply["error"]))
+            if key not in logged:
+                logger.error("configuration sync: %s %s refused: %s (logged once; shown in the admin)",
+                             method, params, reply["error"])
         else:
             logger.info("configuration sync: %s %s", method, params)
             done.append((method, params))
+    service.config_refusals_logged = {repr((r["method"], r["params"], r["error"])) for r in refusals}
+    status = (*known_config(service.engine), refusals)
+    if status != getattr(service, "config_status_written", None):
+        try:
+            await asyncio.to_thread(write_status, *status)
+            service.config_status_written = status
+        except Exception:  # noqa: BLE001 - retried on the next sync
+            logger.warning("configuration sync: could not write the status", exc_info=True)
     return done

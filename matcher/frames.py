@@ -2,9 +2,19 @@
 frames of a 4-byte big-endian unsigned length followed by that many bytes of JSON
 (orjson). Encoded and decoded here only, for the matcher's RPC server (matcher/server.py)
 and its client in the access layer (apps/trading/client.py).
+
+Authentication (only when the matcher has a shared secret, MATCHER_RPC_SECRET;
+docs/operations.md): the server's first frame is ``{"auth": "hmac-sha256", "nonce": <hex>}``;
+the client's first frame must be ``{"auth": <hex HMAC-SHA256(secret, nonce bytes)>}``; the
+server answers ``{"auth": "ok"}`` and serves requests, or closes the connection having
+executed nothing. Without a secret there is no handshake.
 """
 from __future__ import annotations
 
+import hashlib
+import hmac
+import ipaddress
+import os
 import socket
 import struct
 
@@ -72,3 +82,35 @@ class FrameReader:
         if pos:
             del buf[:pos]
         return bodies, None
+
+
+# -- shared-secret handshake ------------------------------------------------------------
+AUTH_SCHEME = "hmac-sha256"
+NONCE_BYTES = 32
+#: the server closes a connection that has not authenticated within this many seconds
+AUTH_TIMEOUT = 5.0
+
+
+def auth_nonce() -> str:
+    return os.urandom(NONCE_BYTES).hex()
+
+
+def auth_proof(secret: str, nonce: str) -> str:
+    """The client's answer to ``nonce``: hex HMAC-SHA256 keyed with the shared secret."""
+    return hmac.new(secret.encode(), bytes.fromhex(nonce), hashlib.sha256).hexdigest()
+
+
+def auth_valid(secret: str, nonce: str, proof) -> bool:
+    return type(proof) is str and hmac.compare_digest(auth_proof(secret, nonce).encode(), proof.encode())
+
+
+def is_loopback(host: str | None) -> bool:
+    """True when every address ``host`` binds to is a loopback address (names resolved)."""
+    if not host:
+        return False  # all interfaces
+    try:
+        infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except OSError:
+        return False
+    addresses = {info[4][0].split("%")[0] for info in infos}
+    return bool(addresses) and all(ipaddress.ip_address(a).is_loopback for a in addresses)

@@ -27,7 +27,10 @@ passed when its turn comes is answered code 5 ``service timeout`` and never reac
 service: a request that sat in buffers or behind a stall is not applied after its caller
 gave up. (One already applied when the deadline passes still is: docs/api.md "Timeouts".)
 
-The server trusts whoever can connect: it binds to loopback by default.
+Who may connect: the server binds to loopback by default. With a shared secret
+(MATCHER_RPC_SECRET) every connection must first answer the server's nonce with an HMAC
+(the handshake in matcher/frames.py) or is closed with nothing executed; without one it
+refuses to listen on any address that is not loopback (docs/operations.md).
 """
 from __future__ import annotations
 
@@ -38,7 +41,10 @@ import time
 import orjson
 
 from apps.wire.errors import INTERNAL_ERROR as _INTERNAL, SERVICE_TIMEOUT, error_object, invalid_argument
-from matcher.frames import MAX_REQUEST_FRAME, FrameReader, encode_frame, set_nodelay
+from matcher.frames import (
+    AUTH_SCHEME, AUTH_TIMEOUT, MAX_REQUEST_FRAME, FrameReader, auth_nonce, auth_valid, encode_frame, is_loopback,
+    set_nodelay,
+)
 
 logger = logging.getLogger("matcher.server")
 
@@ -52,6 +58,10 @@ _loads = orjson.loads
 INTERNAL_ERROR = error_object(_INTERNAL)
 TIMEOUT_ERROR = error_object(SERVICE_TIMEOUT, data={"reason": "deadline passed before the command ran"})
 _now = time.time
+
+
+class InsecureBind(RuntimeError):
+    """A non-loopback address without a shared secret: the server does not start."""
 
 
 class _Connection(asyncio.Protocol):
@@ -70,25 +80,36 @@ class _Connection(asyncio.Protocol):
         self.lost = False
         self.loop = asyncio.get_running_loop()
         self.tasks: set[asyncio.Task] = set()
+        self.nonce: str | None = None  # set while the shared-secret handshake is pending
+        self.auth_timer: asyncio.TimerHandle | None = None
 
     # -- asyncio.Protocol ------------------------------------------------------------
     def connection_made(self, transport):
         self.transport = transport
         self.server.connections.add(self)
         set_nodelay(transport)
+        if self.server.secret:
+            self.nonce = auth_nonce()
+            transport.write(encode_frame({"auth": AUTH_SCHEME, "nonce": self.nonce}))
+            self.auth_timer = self.loop.call_later(self.server.auth_timeout, self._refuse, "no authentication in time")
 
     def connection_lost(self, exc):
         self.lost = True
         self.closing = True
         self.server.connections.discard(self)
         self.out.clear()
+        if self.auth_timer is not None:
+            self.auth_timer.cancel()
 
     def data_received(self, data: bytes):
         if self.closing:
             return
         bodies, bad_size = self.frames.feed(data)
         for body in bodies:
-            self._dispatch(body)
+            if self.nonce is not None:
+                self._authenticate(body)
+            else:
+                self._dispatch(body)
             if self.closing:
                 break
         if bad_size is not None and not self.closing:
@@ -98,6 +119,29 @@ class _Connection(asyncio.Protocol):
         if self.in_flight >= self.server.max_in_flight and not self.reading_paused:
             self.reading_paused = True
             self.transport.pause_reading()
+
+    # -- shared-secret handshake --------------------------------------------------------
+    def _authenticate(self, body: bytes) -> None:
+        """The first frame of a connection when the server has a secret: the client's proof."""
+        try:
+            msg = _loads(body)
+        except orjson.JSONDecodeError:
+            msg = None
+        if type(msg) is not dict or not auth_valid(self.server.secret, self.nonce, msg.get("auth")):
+            self._refuse("wrong or missing shared secret")
+            return
+        self.nonce = None
+        self.auth_timer.cancel()
+        self.auth_timer = None
+        self.transport.write(encode_frame({"auth": "ok"}))
+
+    def _refuse(self, reason: str) -> None:
+        """Close an unauthenticated connection at once: nothing it sent is executed."""
+        if self.closing:
+            return
+        logger.warning("matcher rpc: %s from %s; closing", reason, self._peer())
+        self.closing = True
+        self.transport.close()
 
     # -- requests ---------------------------------------------------------------------
     def _dispatch(self, body: bytes) -> None:
@@ -194,15 +238,21 @@ class _Connection(asyncio.Protocol):
 class RpcServer:
     """The listening socket and its connections; ``serve()`` is the usual entry point."""
 
-    def __init__(self, service, *, max_frame: int = MAX_FRAME, max_in_flight: int = MAX_IN_FLIGHT):
+    def __init__(self, service, *, max_frame: int = MAX_FRAME, max_in_flight: int = MAX_IN_FLIGHT,
+                 secret: str = "", auth_timeout: float = AUTH_TIMEOUT):
         self.service = service
         self.max_frame = max_frame
         self.max_in_flight = max_in_flight
+        self.secret = secret
+        self.auth_timeout = auth_timeout
         self.connections: set[_Connection] = set()
         self.server: asyncio.base_events.Server | None = None
 
     async def start(self, host: str, port: int) -> tuple[str, int]:
         loop = asyncio.get_running_loop()
+        if not self.secret and not await loop.run_in_executor(None, is_loopback, host):
+            raise InsecureBind(f"matcher rpc: refusing to listen on {host or 'all interfaces'!r} without "
+                               "MATCHER_RPC_SECRET (only loopback addresses may go without it)")
         self.server = await loop.create_server(lambda: _Connection(self), host, port, reuse_address=True)
         address = self.server.sockets[0].getsockname()
         return address[0], address[1]
@@ -219,17 +269,18 @@ class RpcServer:
                 pass
 
 
-async def serve(service, host: str, port: int, *, ready=None,
+async def serve(service, host: str, port: int, *, ready=None, secret: str = "",
                 max_frame: int = MAX_FRAME, max_in_flight: int = MAX_IN_FLIGHT) -> None:
     """Serve ``service`` on ``host:port`` until cancelled (matcher/__main__ passes the
-    MATCHER_RPC_HOST / MATCHER_RPC_PORT settings).
+    MATCHER_RPC_HOST / MATCHER_RPC_PORT / MATCHER_RPC_SECRET settings). Raises InsecureBind
+    when ``host`` is not loopback and there is no ``secret``.
 
     ``ready`` (optional) is told the bound address ``(host, port)`` once the socket
     listens (useful with ``port=0``): an ``asyncio.Future`` gets it as its result, an
     ``asyncio.Event`` is set, any other callable is called with it.
     On cancellation the listening socket and every connection are closed.
     """
-    rpc = RpcServer(service, max_frame=max_frame, max_in_flight=max_in_flight)
+    rpc = RpcServer(service, max_frame=max_frame, max_in_flight=max_in_flight, secret=secret)
     address = await rpc.start(host, port)
     logger.info("matcher rpc listening on %s:%d", address[0], address[1])
     try:

@@ -1,7 +1,11 @@
 """MatcherService: the engine plus its durable edges (docs/matcher-core.md "The edges",
 docs/durability.md).
 
-- Reads run at once on the current in-memory state.
+- Reads run at once on the current in-memory state, but a read's reply is held until
+  every command applied before it has committed (``_after_commit``): no reply shows what
+  a crash could undo. The same holds for refusals and no-op successes, which are answers
+  computed from that state. Released by the commit itself (no timer); with nothing
+  pending a read answers at once.
 - A mutating command is applied to the engine at once (stamped with a non-decreasing
   ``time_us``), its normalised params go to the operation-log writer, and the reply is
   held until the transaction holding that log entry committed (group commit). Only then
@@ -80,6 +84,7 @@ class MatcherService:
         self.kafka_topic_prefix = setting(kafka_topic_prefix, "MATCHER_KAFKA_TOPIC_PREFIX")
         self.recovery_info: dict | None = None
         self._pending: deque = deque()  # (oper_id, future, events) in oper_id order
+        self._held: deque = deque()  # (oper_id, future) of replies waiting for that commit, in order
         self._last_t = 0
         self._ready = False
         self._stopping = False
@@ -183,6 +188,10 @@ class MatcherService:
             _, fut, _ = self._pending.popleft()
             if not fut.done():
                 fut.set_exception(ConnectionAbortedError("stopped before the operation log committed"))
+        while self._held:
+            _, fut = self._held.popleft()
+            if not fut.done():
+                fut.set_exception(ConnectionAbortedError("stopped before the operation log committed"))
         if self.history is not None:
             await asyncio.to_thread(self.history.stop, timeout)
         if self.kafka is not None:
@@ -253,9 +262,9 @@ class MatcherService:
                 logger.critical("engine raised on %s %r", method, params, exc_info=True)
                 return _error(INTERNAL_ERROR)
             if out.error is not None:
-                return _error(*out.error)
+                return await self._after_commit(_error(*out.error))
             if out.log is None:  # a successful command that changed nothing
-                return {"error": None, "result": out.result}
+                return await self._after_commit({"error": None, "result": out.result})
             fut = self._loop.create_future()
             self._pending.append((out.oper_id, fut, out.events if self.kafka is not None else None))
             self._log.submit(out.oper_id, t, method, out.log)
@@ -272,8 +281,22 @@ class MatcherService:
             logger.critical("engine raised on %s %r", method, params, exc_info=True)
             return _error(INTERNAL_ERROR)
         if out.error is not None:
-            return _error(*out.error)
-        return {"error": None, "result": out.result}
+            return await self._after_commit(_error(*out.error))
+        return await self._after_commit({"error": None, "result": out.result})
+
+    async def _after_commit(self, reply: dict) -> dict:
+        """``reply`` once every command applied so far has committed (at once when none is
+        pending): an answer computed from the state never shows what a crash could undo."""
+        pending = self._pending
+        if not pending:
+            return reply
+        fut = self._loop.create_future()
+        self._held.append((pending[-1][0], fut))
+        try:
+            await asyncio.shield(fut)
+        except ConnectionAbortedError:
+            return _error(SERVICE_UNAVAILABLE, None, {"reason": "stopped before commit"})
+        return reply
 
     def _committed(self, last: int) -> None:
         """Event loop: every pending command with oper_id <= last is durable."""
@@ -289,6 +312,11 @@ class MatcherService:
                 fut.set_result(None)
         if events and self.kafka is not None:
             self.kafka.submit(events)
+        held = self._held
+        while held and held[0][0] <= last:
+            _, fut = held.popleft()
+            if not fut.done():
+                fut.set_result(None)
 
     # ------------------------------------------------------------------ admin
 

@@ -113,17 +113,33 @@ def test_code_reads_settings_without_defaults():
     assert not found, found
 
 
-def _import_settings(**env):
-    environ = {k: v for k, v in os.environ.items()
-               if k not in {"EXCHANGE_ENV", "SECRET_KEY", "DEBUG", "DJANGO_SETTINGS_MODULE"}}
+PRODUCTION_VARIABLES = {"EXCHANGE_ENV", "SECRET_KEY", "DEBUG", "DJANGO_SETTINGS_MODULE", "ALLOWED_HOSTS",
+                        "API_KEY_ENCRYPTION_KEY", "SECURE_SSL_REDIRECT", "SECURE_HSTS_SECONDS",
+                        "SECURE_HSTS_INCLUDE_SUBDOMAINS", "SECURE_HSTS_PRELOAD", "SESSION_COOKIE_SECURE",
+                        "CSRF_COOKIE_SECURE", "SECURE_PROXY_SSL_HEADER"}
+STRONG_SECRET_KEY = "p8Zq-3vN_w7xR2mK9sT4yB6cH1jL5dF0gA8eU3iO7nW2qX9zV4bM6kJ1hG5tY0rE"
+FERNET_KEY = "q2Yk1uH0b0ZQkqz6yqkR0j3VZ8m9dT3S3WZC4s0JX0A="
+PRODUCTION = {"EXCHANGE_ENV": "production", "SECRET_KEY": STRONG_SECRET_KEY, "ALLOWED_HOSTS": "exchange.example",
+              "API_KEY_ENCRYPTION_KEY": FERNET_KEY}
+
+
+def _run(args, **env):
+    environ = {k: v for k, v in os.environ.items() if k not in PRODUCTION_VARIABLES}
     environ.update(env)
-    return subprocess.run([sys.executable, "-c", "import exchange_site.settings as s; print(s.DEBUG)"],
-                          cwd=ROOT, env=environ, capture_output=True, text=True)
+    return subprocess.run([sys.executable, *args], cwd=ROOT, env=environ, capture_output=True, text=True)
+
+
+def _import_settings(**env):
+    return _run(["-c", "import exchange_site.settings as s; print(s.DEBUG)"], **env)
 
 
 @pytest.mark.parametrize("env, error", [
     ({"EXCHANGE_ENV": "production"}, "SECRET_KEY"),
-    ({"EXCHANGE_ENV": "production", "SECRET_KEY": "k", "DEBUG": "1"}, "DEBUG must be off"),
+    ({**PRODUCTION, "DEBUG": "1"}, "DEBUG must be off"),
+    ({k: v for k, v in PRODUCTION.items() if k != "ALLOWED_HOSTS"}, "ALLOWED_HOSTS"),
+    ({**PRODUCTION, "ALLOWED_HOSTS": ""}, "ALLOWED_HOSTS"),
+    ({k: v for k, v in PRODUCTION.items() if k != "API_KEY_ENCRYPTION_KEY"}, "API_KEY_ENCRYPTION_KEY"),
+    ({**PRODUCTION, "API_KEY_ENCRYPTION_KEY": "not-a-fernet-key"}, "API_KEY_ENCRYPTION_KEY"),
 ])
 def test_production_refuses_unsafe_settings(env, error):
     out = _import_settings(**env)
@@ -131,5 +147,18 @@ def test_production_refuses_unsafe_settings(env, error):
 
 
 def test_production_and_development_defaults():
-    assert _import_settings(EXCHANGE_ENV="production", SECRET_KEY="k").stdout.strip() == "False"
+    assert _import_settings(**PRODUCTION).stdout.strip() == "False"
     assert _import_settings().stdout.strip() == "True"
+
+
+def test_production_passes_check_deploy_clean():
+    out = _run(["manage.py", "check", "--deploy", "--fail-level", "DEBUG"], **PRODUCTION)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "System check identified no issues (0 silenced)." in out.stdout, out.stdout + out.stderr
+
+
+def test_proxy_ssl_header_is_opt_in():
+    show = ["-c", "import exchange_site.settings as s; print(s.SECURE_PROXY_SSL_HEADER)"]
+    assert _run(show, **PRODUCTION).stdout.strip() == "None"
+    out = _run(show, **PRODUCTION, SECURE_PROXY_SSL_HEADER="X-Forwarded-Proto").stdout.strip()
+    assert out == "('HTTP_X_FORWARDED_PROTO', 'https')"

@@ -27,7 +27,9 @@ Transport: a small pool of persistent TCP connections; requests go round-robin o
 them and are pipelined (many in flight on one connection, matched by id); writes made in
 one event-loop iteration are coalesced into one ``write``. A broken connection is
 replaced on the next request (reconnect with a short back-off; while it is down requests
-fail fast with ``MatcherUnavailable``).
+fail fast with ``MatcherUnavailable``). With a shared secret (MATCHER_RPC_SECRET) a new
+connection first answers the matcher's challenge (matcher/frames.py) and is used only once
+the matcher accepted it; a refusal is ``MatcherUnavailable`` (nothing sent).
 """
 from __future__ import annotations
 
@@ -43,7 +45,9 @@ import orjson
 from apps.wire.errors import SERVICE_TIMEOUT, SERVICE_UNAVAILABLE, RpcError
 from apps.wire.nesting import MAX_DEPTH, encoded_deeper_than, has_non_finite
 from apps.wire.numbers import INT64_MAX
-from matcher.frames import MAX_REPLY_FRAME, MAX_REQUEST_FRAME, FrameReader, pack_header, set_nodelay
+from matcher.frames import (
+    AUTH_SCHEME, MAX_REPLY_FRAME, MAX_REQUEST_FRAME, FrameReader, auth_proof, encode_frame, pack_header, set_nodelay,
+)
 
 logger = logging.getLogger("apps.trading.client")
 
@@ -115,15 +119,24 @@ class _Conn(asyncio.Protocol):
         self.out: list[bytes] = []
         self.flush_scheduled = False
         self.alive = False
+        # with a shared secret: resolved once the matcher accepted the handshake
+        self.secret = pool.secret
+        self.ready = self.loop.create_future()
+        self.auth_step = "challenge" if self.secret else None
 
     def connection_made(self, transport):
         self.transport = transport
-        self.alive = True
         set_nodelay(transport)
+        if self.auth_step is None:
+            self.alive = True
+            self.ready.set_result(self)
 
     def connection_lost(self, exc):
         self.alive = False
         self.out.clear()
+        if not self.ready.done():
+            self.ready.set_exception(MatcherUnavailable("matcher refused the connection (shared secret)"))
+            self.ready.exception()  # mark retrieved
         pending, self.pending = self.pending, {}
         for fut in pending.values():
             if not fut.done():
@@ -138,6 +151,11 @@ class _Conn(asyncio.Protocol):
                 reply = _loads(body)
             except orjson.JSONDecodeError:
                 reply = None
+            if self.auth_step is not None:
+                self._handshake(reply)
+                if self.transport.is_closing():
+                    return
+                continue
             if type(reply) is not dict:
                 logger.error("matcher sent a frame that is not a JSON object")
                 continue
@@ -147,6 +165,25 @@ class _Conn(asyncio.Protocol):
         if bad_size is not None:
             logger.error("matcher reply frame of %d bytes; dropping the connection", bad_size)
             self.transport.abort()
+
+    def _handshake(self, msg) -> None:
+        if type(msg) is dict and self.auth_step == "challenge" and msg.get("auth") == AUTH_SCHEME \
+                and type(msg.get("nonce")) is str:
+            try:
+                proof = auth_proof(self.secret, msg["nonce"])
+            except ValueError:
+                proof = None
+            if proof is not None:
+                self.auth_step = "accepted?"
+                self.transport.write(encode_frame({"auth": proof}))
+                return
+        elif type(msg) is dict and self.auth_step == "accepted?" and msg.get("auth") == "ok":
+            self.auth_step = None
+            self.alive = True
+            self.ready.set_result(self)
+            return
+        logger.error("matcher sent an unexpected handshake frame; dropping the connection")
+        self.transport.abort()
 
     def send(self, method: str, params: list, deadline: float) -> tuple[int, asyncio.Future]:
         """Queue one request; the matcher will not start it after ``deadline`` (Unix time)."""
@@ -185,10 +222,12 @@ class MatcherClient:
     """Async pooled, pipelined client. Bound to the event loop it is first used in."""
 
     def __init__(self, host: str | None = None, port: int | None = None, timeout: float | None = None, *,
-                 pool_size: int | None = None, connect_timeout: float = 1.0, retry_interval: float = 0.2):
+                 pool_size: int | None = None, connect_timeout: float = 1.0, retry_interval: float = 0.2,
+                 secret: str | None = None):
         """Arguments left None come from the MATCHER_RPC_* settings."""
         from django.conf import settings
 
+        self.secret = settings.MATCHER_RPC_SECRET if secret is None else secret
         self.host = settings.MATCHER_RPC_HOST if host is None else host
         self.port = settings.MATCHER_RPC_PORT if port is None else port
         self.timeout = settings.MATCHER_RPC_TIMEOUT if timeout is None else timeout
@@ -299,10 +338,8 @@ class MatcherClient:
         self._connecting[i] = fut
         try:
             try:
-                _, conn = await asyncio.wait_for(
-                    loop.create_connection(lambda: _Conn(self), self.host, self.port), self.connect_timeout
-                )
-            except (OSError, asyncio.TimeoutError) as exc:
+                conn = await asyncio.wait_for(self._open(loop), self.connect_timeout)
+            except (OSError, asyncio.TimeoutError, MatcherUnavailable) as exc:
                 self._down_until = time.monotonic() + self.retry_interval
                 logger.warning("matcher not reachable at %s:%d: %s", self.host, self.port, exc)
                 err = MatcherUnavailable()
@@ -314,6 +351,14 @@ class MatcherClient:
             return conn
         finally:
             self._connecting[i] = None
+
+    async def _open(self, loop) -> _Conn:
+        transport, conn = await loop.create_connection(lambda: _Conn(self), self.host, self.port)
+        try:
+            return await conn.ready  # at once without a secret; after the handshake with one
+        except BaseException:
+            transport.abort()
+            raise
 
     def _lost(self, conn: _Conn) -> None:
         for i, c in enumerate(self._conns):

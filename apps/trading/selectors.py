@@ -90,32 +90,36 @@ def order_open_list(*, user, market: Market, offset: int, limit: int) -> dict:
 
 
 def order_pending_find(*, user, order_id: int, market: Market | None = None) -> dict | None:
-    """The user's open order `order_id` (matcher object) or None; another user's → None."""
+    """The user's open order `order_id` (matcher object) or None. Another user's order costs
+    exactly what a missing id costs (every candidate market is asked), so neither the answer
+    nor its timing tells whether the id exists."""
     uid = engine_user_id(user)
     candidates = [market] if market is not None else list(markets.market_list())
     for m in candidates:
         o = matcher.call("order.pending_detail", [m.name, order_id])
-        if o is not None:
-            return o if o.get("user") == uid else None
+        if o is not None and o.get("user") == uid:
+            return o
     return None
 
 
 def order_get(*, user, order_id: int, market: Market | None = None) -> dict:
     """One of the user's orders: open (matcher) or finished (history). Raises RpcError 10
     (→ 404) when it does not exist, is not the user's, or was cancelled with no fill (such
-    orders leave no history)."""
+    orders leave no history). Another user's order takes the same path, with the same
+    queries and matcher calls, as a missing id."""
+    uid = engine_user_id(user)
     if market is None:
         # cheaper first: one indexed read; finished orders never come back to the book
         finished = history.order_finished_get(order_id=order_id)
-        if finished is not None:
-            return _own_finished(user, finished, order_id)
+        if finished is not None and finished["user"] == uid:
+            return _own_finished(finished)
     o = order_pending_find(user=user, order_id=order_id, market=market)
     if o is not None:
         return order_out(o, status="open")
     if market is not None:
         finished = history.order_finished_get(order_id=order_id)
-        if finished is not None and finished["market"] == market.name:
-            return _own_finished(user, finished, order_id)
+        if finished is not None and finished["market"] == market.name and finished["user"] == uid:
+            return _own_finished(finished)
     raise order_not_found()
 
 
@@ -125,9 +129,7 @@ def _with_client_order_ids(records: list[dict]) -> list[dict]:
     return [{**r, "client_order_id": ids.get(r["id"])} for r in records]
 
 
-def _own_finished(user, record: dict, order_id: int) -> dict:
-    if record["user"] != engine_user_id(user):
-        raise order_not_found()
+def _own_finished(record: dict) -> dict:
     return order_out(_with_client_order_ids([record])[0])
 
 

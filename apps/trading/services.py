@@ -7,12 +7,15 @@ from decimal import Decimal
 from django.conf import settings
 
 from apps.markets.models import Asset, Market
+from apps.wire.errors import RpcError
 from apps.wire.numbers import plain
 from apps.wire.orders import SIDES
 
 from . import matcher
 from .matcher import engine_user_id, order_not_found
 from .selectors import order_out, order_pending_find
+
+USER_NOT_MATCH = 11  # order.cancel: the order is another user's
 
 
 def order_place(
@@ -48,7 +51,12 @@ def order_cancel(*, user, order_id: int, market: Market | None = None) -> dict:
         market_name = found["market"]
     else:
         market_name = market.name
-    o = matcher.call("order.cancel", [engine_user_id(user), market_name, order_id])
+    try:
+        o = matcher.call("order.cancel", [engine_user_id(user), market_name, order_id])
+    except RpcError as exc:
+        if exc.code == USER_NOT_MATCH:  # another user's order: answered exactly like a missing id
+            raise order_not_found() from None
+        raise
     return order_out(o, status="cancelled")
 
 

@@ -3,7 +3,10 @@
 import base64
 import hashlib
 
-from .base import SECRET_KEY, env
+from cryptography.fernet import Fernet
+from django.core.exceptions import ImproperlyConfigured
+
+from .base import PRODUCTION, SECRET_KEY, env
 from .matcher import MATCHER_RPC_TIMEOUT
 
 # --- JSON-RPC at POST / ------------------------------------------------------------------
@@ -25,13 +28,22 @@ JSONRPC_THREADS = env.int("JSONRPC_THREADS", default=8)  # threads for history (
 JSONRPC_BATCH_TIMEOUT_PER_CALL = env.float("JSONRPC_BATCH_TIMEOUT_PER_CALL", default=0.002)
 
 # --- REST v1 and API keys ----------------------------------------------------------------
-# Fernet keys that encrypt API secrets at rest (first encrypts, all decrypt). The default
-# is derived from SECRET_KEY; set it explicitly in production so that rotating
-# SECRET_KEY does not make every stored secret unreadable.
-API_KEY_ENCRYPTION_KEY = env.list(
-    "API_KEY_ENCRYPTION_KEY",
-    default=[base64.urlsafe_b64encode(hashlib.sha256(b"api-key-encryption:" + SECRET_KEY.encode()).digest()).decode()],
-)
+# Fernet keys that encrypt API secrets at rest (first encrypts, all decrypt). Required in
+# production, so that rotating SECRET_KEY does not make every stored secret unreadable; in
+# development the default is derived from SECRET_KEY.
+if PRODUCTION:
+    API_KEY_ENCRYPTION_KEY = env.list("API_KEY_ENCRYPTION_KEY")  # required in production: fails loudly when missing
+else:
+    API_KEY_ENCRYPTION_KEY = env.list(
+        "API_KEY_ENCRYPTION_KEY",
+        default=[base64.urlsafe_b64encode(hashlib.sha256(b"api-key-encryption:" + SECRET_KEY.encode()).digest()).decode()],
+    )
+for _key in API_KEY_ENCRYPTION_KEY or [""]:
+    try:
+        Fernet(_key)
+    except (ValueError, TypeError):
+        raise ImproperlyConfigured("API_KEY_ENCRYPTION_KEY: each key must be a Fernet key "
+                                   "(32 url-safe base64-encoded bytes, e.g. from Fernet.generate_key())") from None
 API_SIGNATURE_WINDOW_S = env.int("API_SIGNATURE_WINDOW_S", default=30)  # ± s around the server clock
 API_REPLAY_CACHE = "api"  # the CACHES alias remembering used signatures (SET NX with a TTL)
 # Fee rates of orders placed through REST v1 (the matcher takes them per order).

@@ -19,9 +19,28 @@ if PRODUCTION:
 else:
     SECRET_KEY = env.str("SECRET_KEY", default="dev-only-insecure-secret-key-change-me-0123456789")
 
-PORT = env.int("PORT", default=8000)  # the site's port (daphne under `make run`)
-ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[] if PRODUCTION else ["127.0.0.1", "localhost", "[::1]"])
+PORT = env.int("PORT", default=8000)  # the site's port (uvicorn under `make run`)
+if PRODUCTION:
+    ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")  # required in production: fails loudly when missing
+    if not ALLOWED_HOSTS:
+        raise environ.ImproperlyConfigured("ALLOWED_HOSTS must name the site's hosts when EXCHANGE_ENV=production")
+else:
+    ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])  # origins allowed to post forms (TLS proxy)
+
+# HTTPS (`manage.py check --deploy` passes with the production defaults). Behind a
+# TLS-terminating proxy, opt in to trusting its scheme header: SECURE_PROXY_SSL_HEADER names
+# the header (e.g. X-Forwarded-Proto) that the proxy sets to "https" (and strips from clients).
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=PRODUCTION)  # http → https (Django paths)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000 if PRODUCTION else 0)  # 0: no HSTS
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=PRODUCTION)  # HSTS for subdomains
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=PRODUCTION)  # allow browsers' preload lists
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=PRODUCTION)  # session cookie over https only
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=PRODUCTION)  # CSRF cookie over https only
+_proxy_ssl_header = env.str("SECURE_PROXY_SSL_HEADER", default="")  # empty: the proxy's header is not trusted
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_" + _proxy_ssl_header.strip().upper().replace("-", "_"), "https") if _proxy_ssl_header.strip() else None
+)
 
 # Django apps; steps 8-10 add apps.marketdata, apps.realtime, apps.alerts (or their names).
 INSTALLED_APPS = [

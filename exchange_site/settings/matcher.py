@@ -2,9 +2,11 @@
 back-pressure, Kafka publisher, configuration sync (docs/durability.md)."""
 from .base import env
 
-# The matcher's RPC address (loopback by default; it trusts whoever can connect).
+# The matcher's RPC address: loopback by default; any other address needs the shared secret
+# (each connection answers an HMAC challenge first; docs/operations.md).
 MATCHER_RPC_HOST = env.str("MATCHER_RPC_HOST", default="127.0.0.1")  # matcher listens / clients connect here
 MATCHER_RPC_PORT = env.int("MATCHER_RPC_PORT", default=7316)  # matcher RPC port
+MATCHER_RPC_SECRET = env.str("MATCHER_RPC_SECRET", default="")  # shared secret of matcher and clients; empty: none
 # Seconds the access layer waits for a matcher reply (the original accesshttp: 1.0 s);
 # on expiry the caller gets code 5 "service timeout" (the command may still apply).
 MATCHER_RPC_TIMEOUT = env.float("MATCHER_RPC_TIMEOUT", default=1.0)

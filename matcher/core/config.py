@@ -73,7 +73,11 @@ class Market:
         self.rates = {}
 
 
-def asset_put(e, p, t):
+def asset_check(e, p):
+    """The rules of ``asset.put`` (params ``p``) against the configuration ``e`` — anything
+    with ``assets`` (name → object with ``prec_save``). Pure and without side effects: the
+    matcher applies it, and the admin validates with it (apps.markets). Returns
+    ``(name, prec_save, prec_show, existing asset or None)``; raises ParamError."""
     if len(p) != 3:
         raise ParamError("params", "expected 3 params")
     name = p[0]
@@ -84,17 +88,29 @@ def asset_put(e, p, t):
     if prec_show > prec_save:
         raise ParamError("prec_show", "must be <= prec_save")
     a = e.assets.get(name)
+    if a is not None and prec_save != a.prec_save:
+        raise ParamError("prec_save", "fixed once the asset exists")
+    return name, prec_save, prec_show, a
+
+
+def asset_put(e, p, t):
+    name, prec_save, prec_show, a = asset_check(e, p)
     if a is None:
         e.assets[name] = Asset(name, prec_save, prec_show)
     else:
-        if prec_save != a.prec_save:
-            raise ParamError("prec_save", "fixed once the asset exists")
         a.prec_show = prec_show
         a.exp_show = EXP[prec_show]
     return SUCCESS.copy(), [], [name, prec_save, prec_show]
 
 
-def market_put(e, p, t):
+def market_check(e, p):
+    """The rules of ``market.put`` (params ``p``) against the configuration ``e`` — anything
+    with ``assets`` (name → object with ``name``, ``prec_save``), ``markets`` (name → object
+    with ``stock``, ``money``, ``stock_prec``, ``money_prec``, ``fee_prec``) and ``pairs``
+    ((stock, money) → market name). Pure and without side effects: the matcher applies it,
+    and the admin validates with it (apps.markets). Returns ``(name, stock asset, money
+    asset, stock_prec, money_prec, fee_prec, min_amount, listed, existing market or
+    None)``; raises ParamError."""
     if len(p) != 8:
         raise ParamError("params", "expected 8 params")
     name = p[0]
@@ -125,13 +141,20 @@ def market_put(e, p, t):
         other = e.pairs.get((sa.name, ma.name))
         if other is not None:
             raise ParamError("stock", f"market {other} already trades this pair")
-        e.markets[name] = Market(name, sa, ma, sp, mp, fp, min_amount, listed)
-        e.pairs[(sa.name, ma.name)] = name
     else:
         if (sa.name, ma.name) != (m.stock, m.money):
             raise ParamError("stock", "the pair is fixed once the market exists")
         if (sp, mp, fp) != (m.stock_prec, m.money_prec, m.fee_prec):
             raise ParamError("stock_prec", "precisions are fixed once the market exists")
+    return name, sa, ma, sp, mp, fp, min_amount, listed, m
+
+
+def market_put(e, p, t):
+    name, sa, ma, sp, mp, fp, min_amount, listed, m = market_check(e, p)
+    if m is None:
+        e.markets[name] = Market(name, sa, ma, sp, mp, fp, min_amount, listed)
+        e.pairs[(sa.name, ma.name)] = name
+    else:
         m.min_amount = min_amount
         m.listed = listed
     return SUCCESS.copy(), [], [name, sa.name, ma.name, sp, mp, fp, str(min_amount), listed]

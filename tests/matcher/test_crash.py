@@ -388,7 +388,8 @@ def test_mysql_stop_start_under_load(kafka_broker):
 
                 # the matcher notices (its log writer cannot commit); the load's clients wait
                 # on their pending commands (held until commit); a new mutating command is
-                # refused (code 3) while the database is down, a read is answered
+                # refused (code 3) while the database is down; a read is held until the
+                # pending commands it would show have committed (docs/durability.md)
                 st = await status()
                 deadline = time.monotonic() + 120
                 while st["log_healthy"] is not False or not st["log_backlog"]:
@@ -396,19 +397,23 @@ def test_mysql_stop_start_under_load(kafka_broker):
                     await asyncio.sleep(0.05)
                     st = await status()
                 probe = await client.request("balance.update", load.deposit_params(1, "USDT", "1"))
-                read = await client.request("balance.query", [1])
+                read = asyncio.create_task(client.request("balance.query", [1], timeout=120))
+                await asyncio.sleep(0.5)
+                read_while_down = read.done()
                 await asyncio.to_thread(db.start)  # only after the probe's answer: it came while down
+                read = await read
                 acked = len(load.acked_orders)
                 await until(lambda: len(load.acked_orders) >= acked + 50, what="orders acknowledged again")
                 load.stop()
                 await task
                 await wait_drained(client)
-                return probe, read, st
+                return probe, read, read_while_down, st
             finally:
                 await client.close()
 
-        probe, read, st_down = asyncio.run(scenario())
+        probe, read, read_while_down, st_down = asyncio.run(scenario())
         assert probe["error"]["code"] == 3, probe
+        assert not read_while_down
         assert read["error"] is None and read["result"]["USDT"], read
         assert st_down["log_healthy"] is False and st_down["log_backlog"] > 0
         # crash the matcher right after: everything acknowledged must be recovered

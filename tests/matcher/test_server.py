@@ -259,3 +259,107 @@ async def test_sync_client_from_threads():
     finally:
         await asyncio.to_thread(sync.close)
         await stop(task)
+
+
+# -- shared secret (issue 17 item 9; docs/operations.md) ------------------------------------
+SECRET = "correct horse battery staple"
+
+
+async def test_right_secret_works():
+    service = EchoService()
+    task, port = await start(service, secret=SECRET)
+    client = MatcherClient("127.0.0.1", port, timeout=5, pool_size=2, connect_timeout=5, secret=SECRET)
+    try:
+        results = await asyncio.gather(*(client.call("x", [i]) for i in range(50)))
+        assert [r["params"] for r in results] == [[i] for i in range(50)]
+    finally:
+        await client.close()
+        await stop(task)
+
+
+async def test_wrong_secret_is_refused_and_nothing_runs():
+    service = EchoService()
+    task, port = await start(service, secret=SECRET)
+    client = MatcherClient("127.0.0.1", port, timeout=5, connect_timeout=5, secret="guess")
+    try:
+        with pytest.raises(MatcherUnavailable):
+            await client.call("x", [1])
+        assert service.calls == []
+    finally:
+        await client.close()
+        await stop(task)
+
+
+async def test_client_without_secret_is_closed_and_nothing_runs():
+    service = EchoService()
+    task, port = await start(service, secret=SECRET)
+    client = MatcherClient("127.0.0.1", port, timeout=2, connect_timeout=2, secret="")
+    try:
+        # the challenge is not an answer to anything: the request never gets one
+        with pytest.raises(RpcError):
+            await client.call("x", [1])
+        assert service.calls == []
+    finally:
+        await client.close()
+        await stop(task)
+
+
+@pytest.mark.parametrize("first", [
+    frame({"id": 1, "method": "x", "params": [1]}),  # no handshake at all
+    frame({"auth": "00" * 32}) + frame({"id": 1, "method": "x", "params": [1]}),  # wrong proof, pipelined request
+    frame(b"not json") + frame({"id": 1, "method": "x", "params": [1]}),
+])
+async def test_raw_connection_must_authenticate_first(first):
+    service = EchoService()
+    task, port = await start(service, secret=SECRET)
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        challenge = await read_frame(reader)
+        assert challenge["auth"] == "hmac-sha256" and len(bytes.fromhex(challenge["nonce"])) == 32
+        writer.write(first)
+        await writer.drain()
+        assert await asyncio.wait_for(reader.read(), 5) == b""  # closed, no reply
+        writer.close()
+        assert service.calls == []
+    finally:
+        await stop(task)
+
+
+async def test_raw_connection_with_the_right_proof():
+    from matcher.frames import auth_proof
+
+    service = EchoService()
+    task, port = await start(service, secret=SECRET)
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        challenge = await read_frame(reader)
+        writer.write(frame({"auth": auth_proof(SECRET, challenge["nonce"])}) + frame({"id": 7, "method": "x",
+                                                                                      "params": [1]}))
+        assert await read_frame(reader) == {"auth": "ok"}
+        assert (await read_frame(reader))["id"] == 7
+        writer.close()
+    finally:
+        await stop(task)
+
+
+async def test_non_loopback_bind_needs_a_secret():
+    from matcher.server import InsecureBind
+
+    for host in ("0.0.0.0", ""):
+        with pytest.raises(InsecureBind):
+            await serve(EchoService(), host, 0)
+    ready = asyncio.get_running_loop().create_future()
+    task = asyncio.create_task(serve(EchoService(), "0.0.0.0", 0, ready=ready, secret=SECRET))
+    await asyncio.wait_for(ready, 5)
+    await stop(task)
+
+
+def test_matcher_process_refuses_a_public_address_without_a_secret():
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "MATCHER_RPC_HOST": "0.0.0.0", "MATCHER_RPC_SECRET": "", "ALERTS_ENABLED": "0"}
+    out = subprocess.run([sys.executable, "-m", "matcher"], env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 1
+    assert "MATCHER_RPC_SECRET" in out.stdout + out.stderr

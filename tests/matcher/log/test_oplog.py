@@ -75,7 +75,7 @@ def test_backlog_refusal_and_group_commit_while_the_log_cannot_commit():
     waits (a real stall, no mock): accepted commands get no reply while their entry is not
     committed; once ``log_backlog_limit`` commands wait, the next mutation is refused with
     code 3 "operation log backlog" (and is not applied: its business id is free later),
-    reads keep working. Unlocked: the waiting entries commit in one or two transactions
+    and a read is held (it would show the uncommitted deposits). Unlocked: the waiting entries commit in one or two transactions
     (group commit), every accepted command is answered and logged, mutations are accepted
     again."""
     limit = 8
@@ -96,13 +96,15 @@ def test_backlog_refusal_and_group_commit_while_the_log_cannot_commit():
                     break
                 await asyncio.sleep(0.05)
             refused = await s.call("balance.update", [1, "USDT", "deposit", 100, "1", {}])
-            read = await s.call("balance.query", [1, "USDT"])
-            answered_while_locked = [t for t in waiting if t.done()]
+            read = asyncio.ensure_future(s.call("balance.query", [1, "USDT"]))
+            await asyncio.sleep(0.2)
+            answered_while_locked = [t for t in [*waiting, read] if t.done()]
             status = s.status()
         finally:
             await asyncio.to_thread(locker.run, lambda cur: cur.execute("UNLOCK TABLES"))
             await asyncio.to_thread(locker.close)
         replies = await asyncio.gather(*waiting)
+        read = await read
         await until_accepting(s)
         again = await s.call("balance.update", [1, "USDT", "deposit", 100, "1", {}])
         stats = (log.commits - commits, log.entries - entries)
@@ -113,7 +115,7 @@ def test_backlog_refusal_and_group_commit_while_the_log_cannot_commit():
     assert answered_while_locked == []
     assert refused["error"]["code"] == 3 and refused["error"]["data"]["reason"] == "operation log backlog"
     assert status["log_backlog"] == limit and status["refusal"] == "operation log backlog"
-    assert read["error"] is None
+    assert read == {"error": None, "result": {"USDT": {"available": str(limit), "freeze": "0"}}}
     assert [r["error"] for r in replies] == [None] * limit
     # the limit's worth of entries plus the one accepted after
     assert n_entries == limit + 1 and n_commits <= 3
@@ -121,3 +123,41 @@ def test_backlog_refusal_and_group_commit_while_the_log_cannot_commit():
     logged = sql("SELECT params FROM operation_log WHERE method = 'balance.update' AND params LIKE %s",
                  ('[1,"USDT","deposit",%',))
     assert sorted(int(p.split(",")[3]) for (p,) in logged) == [*range(1, limit + 1), 100]
+
+
+def test_a_read_waits_for_the_commit_of_what_it_shows():
+    """A read after an unacknowledged command is not answered before that command's commit
+    (a crash could still undo it), then shows it. The stall is real: another connection
+    holds a write lock on ``operation_log``. Reads with nothing pending answer at once."""
+
+    async def go():
+        s = service(history=False)
+        await s.start()
+        await run_commands(s, SETUP, concurrency=1)
+        before = await s.call("balance.query", [3, "USDT"])  # nothing pending: at once
+        locker = Db("default")
+        await asyncio.to_thread(locker.run, lambda cur: cur.execute("LOCK TABLES operation_log WRITE"))
+        try:
+            deposit = asyncio.ensure_future(s.call("balance.update", [3, "USDT", "deposit", 1, "5", {}]))
+            await asyncio.sleep(0)  # the deposit is applied in memory, its entry waits for the lock
+            query = asyncio.ensure_future(s.call("balance.query", [3, "USDT"]))
+            refusal = asyncio.ensure_future(s.call("balance.update", [3, "USDT", "withdraw", 2, "-9", {}]))
+            await asyncio.sleep(0.5)
+            held = [t.done() for t in (deposit, query, refusal)]
+        finally:
+            await asyncio.to_thread(locker.run, lambda cur: cur.execute("UNLOCK TABLES"))
+            await asyncio.to_thread(locker.close)
+        order = []
+        for name, t in (("deposit", deposit), ("query", query), ("refusal", refusal)):
+            t.add_done_callback(lambda _, name=name: order.append(name))
+        replies = await asyncio.gather(deposit, query, refusal)
+        await s.stop()
+        return before, held, replies, order
+
+    before, held, (deposit, query, refusal), order = run(go())
+    assert before == {"error": None, "result": {"USDT": {"available": "0", "freeze": "0"}}}
+    assert held == [False, False, False]
+    assert deposit["error"] is None
+    assert query == {"error": None, "result": {"USDT": {"available": "5", "freeze": "0"}}}
+    assert refusal["error"]["code"] == 11  # balance not enough: computed from the uncommitted deposit
+    assert order[0] == "deposit"

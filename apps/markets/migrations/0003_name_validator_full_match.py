@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('markets', '0001_initial'),
+        ('markets', '0002_matcher_config_status'),
     ]
 
     operations = [
