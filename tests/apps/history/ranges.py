@@ -47,7 +47,6 @@ def check_ranges() -> None:
         # the reads REST v1 uses with ids from paths and queries (up to 2^64-1)
         assert selectors.order_finished_get(order_id=big) is None
         assert selectors.order_deal_owner(order_id=big) is None
-        assert selectors.market_deal_rows(market="BTCUSDT", limit=100, last_id=big) == []
     assert call("balance.history", U32, "", "", 0, 0, 0, 101)["records"] == []
     # one past the documented ranges: code 1 naming the parameter
     assert code_1("balance.history", 1, "", "", 0, 0, U64 + 1, 101) == "offset"
