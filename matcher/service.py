@@ -151,6 +151,8 @@ class MatcherService:
             if self.config_sync_interval:
                 self._tasks.append(asyncio.create_task(self._config_sync_loop()))
         if self.snapshot_interval:
+            # follows the committed log from now on, so a snapshot is a dump, not a replay
+            await asyncio.to_thread(self.follower.start)
             self._tasks.append(asyncio.create_task(self._snapshot_loop()))
         logger.info("matcher service started at operation %s (event %s)", self.engine.oper_seq,
                     self.engine.event_seq)
@@ -337,12 +339,20 @@ class MatcherService:
             meta = await asyncio.to_thread(self.follower.make, upto, self.snapshot_keep, self.sink_position())
             meta["wall_s"] = round(time.monotonic() - t0, 3)
             self.last_snapshot = meta
-            logger.info("snapshot %s at operation %s (%.2fs)", meta["id"], upto, meta["wall_s"])
+            logger.info("snapshot %s at operation %s (asked: %s; %s replayed, %.2fs)", meta["id"], meta["end_oper_id"],
+                        upto, meta["replayed"], meta["wall_s"])
             return meta
 
     async def _snapshot_loop(self) -> None:
+        due = time.monotonic() + self.snapshot_interval
         while True:
-            await asyncio.sleep(self.snapshot_interval)
+            # wakes at least every 5 s to restart a follower that died, so it is current again
+            # well before the next snapshot is due
+            await asyncio.sleep(max(0.0, min(5.0, due - time.monotonic())))
+            if time.monotonic() < due:
+                await asyncio.to_thread(self.follower.ensure)
+                continue
+            due = time.monotonic() + self.snapshot_interval
             if self._log.committed_id == (self.last_snapshot or {}).get("end_oper_id"):
                 continue
             try:
