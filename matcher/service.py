@@ -41,7 +41,19 @@ def _error(code, message=None, data=None) -> dict:
     return {"error": error_object(code, message, data), "result": None}
 
 
+def _answer(done, reply: dict) -> None:
+    """Hand a pending command its reply; a waiter that went away (cancelled future, closed
+    connection) does not stop the others."""
+    try:
+        done(reply)
+    except asyncio.InvalidStateError:
+        pass  # call()'s future was cancelled
+    except Exception:  # noqa: BLE001
+        logger.exception("delivering a reply failed")
+
+
 class MatcherService:
+    MUTATING = MUTATING  # the commands ``submit`` takes (matcher/server.py's fast path)
     def __init__(self, *, engine: Engine | None = None, alias: str = "default",
                  kafka_bootstrap: str | None = None, history: bool | None = None,
                  snapshot_interval: float | None = None, snapshot_keep: int | None = None,
@@ -79,7 +91,7 @@ class MatcherService:
         self.kafka_config = kafka_config
         self.kafka_topic_prefix = setting(kafka_topic_prefix, "MATCHER_KAFKA_TOPIC_PREFIX")
         self.recovery_info: dict | None = None
-        self._pending: deque = deque()  # (oper_id, future, events) in oper_id order
+        self._pending: deque = deque()  # (oper_id, done(reply), events, result) in oper_id order
         self._last_t = 0
         self._ready = False
         self._stopping = False
@@ -182,9 +194,8 @@ class MatcherService:
             await asyncio.to_thread(self._log.stop, timeout)
             await asyncio.sleep(0)  # run the last _committed callbacks
         while self._pending:
-            _, fut, _ = self._pending.popleft()
-            if not fut.done():
-                fut.set_exception(ConnectionAbortedError("stopped before the operation log committed"))
+            _, done, _, _ = self._pending.popleft()
+            _answer(done, _error(SERVICE_UNAVAILABLE, None, {"reason": "stopped before commit"}))
         if self.history is not None:
             await asyncio.to_thread(self.history.stop, timeout)
         if self.kafka is not None:
@@ -243,29 +254,36 @@ class MatcherService:
             t = since
         return time.monotonic() - t
 
+    def submit(self, method: str, params, done) -> dict | None:
+        """A mutating command without a task or future of its own (the RPC server's fast
+        path; ``call()`` is the same through a future). Returns the reply at once when
+        there is nothing to wait for (refused, invalid, a no-op); else None, and
+        ``done(reply)`` is called on the event loop once its operation committed (or the
+        service stopped before)."""
+        reason = self.refusal()
+        if reason is not None:
+            return _error(SERVICE_UNAVAILABLE, None, {"reason": reason})
+        t = self._stamp()
+        try:
+            out = self.engine.execute(method, params, t)
+        except Exception:  # noqa: BLE001 - a core bug must not kill the service
+            logger.critical("engine raised on %s %r", method, params, exc_info=True)
+            return _error(INTERNAL_ERROR)
+        if out.error is not None:
+            return _error(*out.error)
+        if out.log is None:  # a successful command that changed nothing
+            return {"error": None, "result": out.result}
+        self._pending.append((out.oper_id, done, out.events if self.kafka is not None else None, out.result))
+        self._log.submit(out.oper_id, t, method, out.log)
+        return None
+
     async def call(self, method: str, params) -> dict:
         if method in MUTATING:
-            reason = self.refusal()
-            if reason is not None:
-                return _error(SERVICE_UNAVAILABLE, None, {"reason": reason})
-            t = self._stamp()
-            try:
-                out = self.engine.execute(method, params, t)
-            except Exception:  # noqa: BLE001 - a core bug must not kill the service
-                logger.critical("engine raised on %s %r", method, params, exc_info=True)
-                return _error(INTERNAL_ERROR)
-            if out.error is not None:
-                return _error(*out.error)
-            if out.log is None:  # a successful command that changed nothing
-                return {"error": None, "result": out.result}
             fut = self._loop.create_future()
-            self._pending.append((out.oper_id, fut, out.events if self.kafka is not None else None))
-            self._log.submit(out.oper_id, t, method, out.log)
-            try:
-                await asyncio.shield(fut)
-            except ConnectionAbortedError:
-                return _error(SERVICE_UNAVAILABLE, None, {"reason": "stopped before commit"})
-            return {"error": None, "result": out.result}
+            reply = self.submit(method, params, fut.set_result)
+            if reply is not None:
+                return reply
+            return await asyncio.shield(fut)
         if method in ADMIN:
             return await self._admin(method, params)
         try:
@@ -284,11 +302,10 @@ class MatcherService:
         pending = self._pending
         events = []
         while pending and pending[0][0] <= last:
-            _, fut, evs = pending.popleft()
+            _, done, evs, result = pending.popleft()
             if evs:
                 events.extend(evs)
-            if not fut.done():
-                fut.set_result(None)
+            _answer(done, {"error": None, "result": result})
         if events and self.kafka is not None:
             self.kafka.submit(events)
 
