@@ -45,6 +45,12 @@ IDEMPOTENCE_ERRORS = frozenset((KafkaError._FATAL, KafkaError.UNKNOWN_PRODUCER_I
                                 KafkaError.OUT_OF_ORDER_SEQUENCE_NUMBER, KafkaError.INVALID_PRODUCER_EPOCH))
 STATS_MS = 1000  # librdkafka statistics interval: the idempotent producer's state
 DRAIN_STATES = frozenset(("DrainBump", "DrainReset"))
+DRAIN_REPORTS = 3  # statistics reports in a drain state, with a broker up, before it counts as stuck
+# statistics reports with a broker up, messages waiting and no delivery before the producer
+# counts as stuck: after an epoch bump (a broker that lost the producer's state; seen with
+# Tansu: the producer stays "Assigned" and sends nothing) / otherwise
+STUCK_REPORTS_AFTER_BUMP = 2
+STUCK_REPORTS = 5
 
 
 def message_of(ev):
@@ -90,6 +96,8 @@ class KafkaPublisher:
         self._stall_timeout = stall_timeout
         self._last_progress = time.monotonic()
         self._draining = 0  # consecutive statistics reports in a drain state
+        self._stuck = 0  # consecutive statistics reports with a broker up and no delivery
+        self._delivered_seen_before = 0
         self.recreate_reasons: list[str] = []  # why each re-creation happened (tests, status)
 
     # -- event-loop side ---------------------------------------------------------------
@@ -151,21 +159,40 @@ class KafkaPublisher:
             logger.warning("kafka: %s", err)
 
     def _on_stats(self, stats: str) -> None:
-        """librdkafka's statistics (JSON): its idempotent producer's state."""
+        """librdkafka's statistics (JSON): its idempotent producer's state. A drain (for an
+        epoch bump or a PID reset) waits for the requests in flight; while no broker is up
+        that is the outage itself, so only a drain that lasts ``DRAIN_REPORTS`` reports with
+        a broker up counts as stuck."""
         try:
-            state = orjson.loads(stats).get("eos", {}).get("idemp_state")
+            st = orjson.loads(stats)
         except ValueError:
             return
+        state = (st.get("eos") or {}).get("idemp_state")
+        broker_up = any(b.get("state") == "UP" for b in (st.get("brokers") or {}).values())
+        # messages waiting, a broker up, and not one delivery since the previous report
+        delivered = self.delivered
+        if broker_up and st.get("msg_cnt") and delivered == self._delivered_seen_before:
+            self._stuck += 1
+        else:
+            self._stuck = 0
+        self._delivered_seen_before = delivered
+        bumped = (st.get("eos") or {}).get("epoch_cnt", 0) > 0
         if state == "FatalError":
             logger.error("kafka: the idempotent producer is in its fatal state — re-creating it at once")
             self._recreate("state FatalError")
-        elif state in DRAIN_STATES:
+        elif state in DRAIN_STATES and broker_up:
             self._draining += 1
-            if self._draining >= 2:
-                logger.error("kafka: the idempotent producer is stuck in %s — re-creating it at once", state)
+            if self._draining >= DRAIN_REPORTS:
+                logger.error("kafka: the idempotent producer is stuck in %s with a broker up — re-creating it "
+                             "at once", state)
                 self._recreate(f"state {state}")
         else:
             self._draining = 0
+        if self._stuck >= (STUCK_REPORTS_AFTER_BUMP if bumped else STUCK_REPORTS):
+            logger.error("kafka: a broker is up but nothing was delivered for %s statistics reports (%s messages "
+                         "waiting%s) — re-creating the producer", self._stuck, st.get("msg_cnt"),
+                         ", after an epoch bump" if bumped else "")
+            self._recreate("stuck after an epoch bump" if bumped else "stuck with a broker up")
 
     def _run(self) -> None:
         db = Db(self._alias)
@@ -227,6 +254,7 @@ class KafkaPublisher:
                 if self._resend:
                     self._resend = False
                     self._draining = 0
+                    self._stuck = 0
                     self._gen += 1
                     self._last_progress = time.monotonic()
                     self.resends += 1

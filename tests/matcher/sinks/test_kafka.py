@@ -114,7 +114,7 @@ def test_a_restarted_broker_gets_the_backlog_without_waiting_for_the_watchdog(ca
 def test_the_idempotent_producer_states_that_need_a_new_producer():
     """No broker: the callbacks alone. Idempotence errors (fatal or not) and librdkafka's
     FatalError state ask for a new producer at once; a drain state only when it persists
-    over two statistics reports."""
+    over three statistics reports with a broker up."""
     from confluent_kafka import KafkaError
 
     from matcher.sinks.kafka import KafkaPublisher
@@ -131,15 +131,40 @@ def test_the_idempotent_producer_states_that_need_a_new_producer():
     p._on_error(KafkaError(KafkaError._ALL_BROKERS_DOWN, fatal=False))
     p._on_error(KafkaError(KafkaError.UNKNOWN_PRODUCER_ID, fatal=True))
     assert p.recreate_reasons == ["error UNKNOWN_PRODUCER_ID"]
+    up = '"brokers": {"b1": {"state": "UP"}}'
+    down = '"brokers": {"b1": {"state": "DOWN"}}'
     p = publisher()
-    p._on_stats('{"eos": {"idemp_state": "Assigned"}}')
-    p._on_stats('{"eos": {"idemp_state": "DrainBump"}}')
+    for _ in range(5):  # draining while no broker is up: the outage itself
+        p._on_stats('{"eos": {"idemp_state": "DrainReset"}, %s}' % down)
     assert not p._resend
-    p._on_stats('{"eos": {"idemp_state": "Assigned"}}')
-    p._on_stats('{"eos": {"idemp_state": "DrainBump"}}')
+    p._on_stats('{"eos": {"idemp_state": "DrainBump"}, %s}' % up)
+    p._on_stats('{"eos": {"idemp_state": "DrainBump"}, %s}' % up)
+    p._on_stats('{"eos": {"idemp_state": "Assigned"}, %s}' % up)
+    p._on_stats('{"eos": {"idemp_state": "DrainBump"}, %s}' % up)
+    p._on_stats('{"eos": {"idemp_state": "DrainBump"}, %s}' % up)
     assert not p._resend
-    p._on_stats('{"eos": {"idemp_state": "DrainBump"}}')
+    p._on_stats('{"eos": {"idemp_state": "DrainBump"}, %s}' % up)
     assert p.recreate_reasons == ["state DrainBump"]
     p = publisher()
     p._on_stats('{"eos": {"idemp_state": "FatalError"}}')
     assert p.recreate_reasons == ["state FatalError"]
+    # a broker up, messages waiting, nothing delivered: after an epoch bump two reports
+    # suffice (seen with Tansu: the producer stays "Assigned" and sends nothing), else five
+    waiting = '"msg_cnt": 500, %s' % up
+    p = publisher()
+    p._on_stats('{"eos": {"idemp_state": "Assigned", "epoch_cnt": 1}, %s}' % waiting)
+    assert not p._resend
+    p._on_stats('{"eos": {"idemp_state": "Assigned", "epoch_cnt": 1}, %s}' % waiting)
+    assert p.recreate_reasons == ["stuck after an epoch bump"]
+    p = publisher()
+    for i in range(5):
+        assert not p._resend
+        if i == 2:
+            p.delivered += 1  # a delivery in between starts the count again
+        p._on_stats('{"eos": {"idemp_state": "Assigned", "epoch_cnt": 0}, %s}' % waiting)
+    for _ in range(2):  # the fourth and fifth report in a row without a delivery
+        assert not p._resend
+        p._on_stats('{"eos": {"idemp_state": "Assigned", "epoch_cnt": 0}, %s}' % waiting)
+    assert not p._resend
+    p._on_stats('{"eos": {"idemp_state": "Assigned", "epoch_cnt": 0}, %s}' % waiting)
+    assert p.recreate_reasons == ["stuck with a broker up"]
