@@ -59,6 +59,18 @@ def prepare_database():
     return flush, version
 
 
+def proc_cpu(pid):
+    """utime + stime of a process in seconds (None: no such process)."""
+    if pid is None:
+        return None
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def pct(values, p):
     if not values:
         return 0.0
@@ -77,17 +89,27 @@ async def throughput(args, bootstrap):
     from matcher.service import MatcherService
 
     # from the settings, so the back-pressure limits can be varied through the environment
+    # periodic snapshots "on" (never due): the snapshot follower starts with the service and
+    # follows the log, as in production; the snapshot mid-run is made on demand
     s = MatcherService.from_settings(kafka_bootstrap="" if args.no_kafka else bootstrap,
-                                     history=not args.no_history, snapshot_interval=0)
+                                     history=not args.no_history, snapshot_interval=10**9)
     await s.start()
+    async def setup_call(m, p):
+        while True:  # code 3 (e.g. the history follower still starting on a busy box): again
+            rep = await s.call(m, p)
+            if rep["error"] is None or rep["error"]["code"] != 3:
+                break
+            await asyncio.sleep(0.05)
+        assert rep["error"] is None, (m, p, rep)
+
     for m, p in SETUP:
-        assert (await s.call(m, p))["error"] is None
+        await setup_call(m, p)
     users = 1000
     bid = 0
     for u in range(1, users + 1):
         for asset, amt in (("BTC", "1000000"), ("USDT", "10000000000")):
             bid += 1
-            assert (await s.call("balance.update", [u, asset, "deposit", bid, amt, {}]))["error"] is None
+            await setup_call("balance.update", [u, asset, "deposit", bid, amt, {}])
     rng = random.Random(1)
     lat: list[float] = []
     lat_snap: list[float] = []
@@ -111,6 +133,8 @@ async def throughput(args, bootstrap):
             dt = time.perf_counter() - t0
             if rep["error"] is not None:
                 errors[rep["error"]["code"]] = errors.get(rep["error"]["code"], 0) + 1
+                if phase["snap"]:
+                    errors["during_snapshot"] = errors.get("during_snapshot", 0) + 1
                 if rep["error"]["code"] == 3:
                     await asyncio.sleep(0.001)  # refused (back-pressure): a client would back off
                 continue
@@ -146,9 +170,11 @@ async def throughput(args, bootstrap):
             await asyncio.sleep(0.05)
 
     async def snapshotter():
-        await asyncio.sleep(args.seconds / 2)
+        await asyncio.sleep(args.seconds * args.snapshot_at)
         phase["snap"] = True
+        t0 = time.monotonic()
         meta = await s.make_snapshot()
+        meta["window_s"] = round(time.monotonic() - t0, 2)
         phase["snap"] = False
         return meta
 
@@ -161,12 +187,22 @@ async def throughput(args, bootstrap):
     n0 = counts["n"]
     e0 = s.engine.oper_seq
     d0 = s.engine.deal_seq
+    pids = {"history": s.history.pid if s.history else None, "snapshot": s.follower.child.pid}
+    cpu0 = {k: proc_cpu(p) for k, p in pids.items()}
+    own0 = os.times()
     t_start = time.monotonic()
     stop_at = t_start + args.seconds
     results = await asyncio.gather(ticker(), snapshotter(), sampler(), *[client(i) for i in range(args.clients)],
                                    *[reader(i) for i in range(args.readers)])
     elapsed = time.monotonic() - t_start
+    own1 = os.times()
+    pids = {"history": s.history.pid if s.history else None, "snapshot": s.follower.child.pid}
+    cpu1 = {k: proc_cpu(p) for k, p in pids.items()}
+    cpu0 = {k: 0.0 if cpu0.get(k) is None and cpu1[k] is not None else cpu0.get(k) for k in pids}  # started mid-run
     n = counts["n"] - n0
+    # CPU per accepted order (µs); "bench+matcher" = this process: the clients and the service
+    cpu_us = {k: round((cpu1[k] - cpu0[k]) * 1e6 / max(1, n), 1) for k in pids if cpu0[k] is not None}
+    cpu_us["bench+matcher"] = round((own1.user + own1.system - own0.user - own0.system) * 1e6 / max(1, n), 1)
     deals = s.engine.deal_seq - d0
     t_drain = time.monotonic()
     while (s.history and s.history.backlog()) or (s.kafka and s.kafka.backlog()):
@@ -190,7 +226,8 @@ async def throughput(args, bootstrap):
                     f.write(f"{t0 - t_start:.3f} {oper} {lag:.3f} {seen:.3f}\n")
     log = s._log
     out = {
-        "orders": n, "refused_code_3": errors.get(3, 0), "seconds": round(elapsed, 2), "orders_per_s": round(n / elapsed),
+        "orders": n, "refused_code_3": errors.get(3, 0), "refused_during_snapshot": errors.pop("during_snapshot", 0),
+        "cpu_us_per_order": cpu_us, "seconds": round(elapsed, 2), "orders_per_s": round(n / elapsed),
         "deals": deals, "crossing_share": round(deals / max(1, n), 2),
         "p50_ms": round(pct(lat, 0.5) * 1000, 2), "p99_ms": round(pct(lat, 0.99) * 1000, 2),
         "p99_ms_during_snapshot": round(pct(lat_snap, 0.99) * 1000, 2),
@@ -202,7 +239,8 @@ async def throughput(args, bootstrap):
         "history_lag_ms": {"p50": round(pct(lags, 0.5) * 1000, 1), "p99": round(pct(lags, 0.99) * 1000, 1),
                            "max": round(max(lags, default=0) * 1000, 1), "samples": len(lags),
                            "p99_seen_by_matcher": round(pct(seen_lags, 0.99) * 1000, 1)},
-        "snapshot": {k: results[1].get(k) for k in ("size", "replayed", "replay_s", "dump_s", "write_s", "wall_s")},
+        "snapshot": {k: results[1].get(k) for k in ("size", "end_oper_id", "replayed", "replay_s", "dump_s", "encode_s",
+                                                   "write_s", "wall_s", "window_s")},
         "resting_orders_at_end": len(s.engine.dump_state()["orders"]),
         "reads": {"n": len(read_lat), "p50_ms": round(pct(read_lat, 0.5) * 1000, 2),
                   "p99_ms": round(pct(read_lat, 0.99) * 1000, 2),
@@ -293,6 +331,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=20)
     ap.add_argument("--clients", type=int, default=32)
+    ap.add_argument("--snapshot-at", type=float, default=0.5, help="the snapshot, as a fraction of --seconds")
     ap.add_argument("--resting", type=int, default=1_000_000)
     ap.add_argument("--log", type=int, default=1_000_000)
     ap.add_argument("--skip-throughput", action="store_true")

@@ -82,6 +82,10 @@ class _Connection(asyncio.Protocol):
         self.tasks: set[asyncio.Task] = set()
         self.nonce: str | None = None  # set while the shared-secret handshake is pending
         self.auth_timer: asyncio.TimerHandle | None = None
+        # a service with ``submit(method, params, done)`` (MatcherService) takes its mutating
+        # commands without a task per request; anything else goes through ``call``
+        self.submit = getattr(self.service, "submit", None)
+        self.mutating = getattr(self.service, "MUTATING", frozenset())
 
     # -- asyncio.Protocol ------------------------------------------------------------
     def connection_made(self, transport):
@@ -169,10 +173,32 @@ class _Connection(asyncio.Protocol):
         if deadline is not None and type(deadline) not in (float, int):
             self._reply(rid, invalid_argument("deadline", "must be a number (Unix time)"), None)
             return
+        if deadline is not None and _now() > deadline:
+            self._reply(rid, TIMEOUT_ERROR, None)
+            return
         self.in_flight += 1
+        submit = self.submit
+        if submit is not None and method in self.mutating:
+            # fast path: no task and no future per request; the reply is written when the
+            # service calls back (after the commit) or at once (refused, invalid, no-op)
+            try:
+                reply = submit(method, params, lambda rep, rid=rid: self._done(rid, rep))
+            except Exception:
+                logger.exception("matcher rpc: %s failed", method)
+                reply = {"error": INTERNAL_ERROR, "result": None}
+            if reply is not None:
+                self._done(rid, reply)
+            return
         task = self.loop.create_task(self._run(rid, method, params, deadline))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
+
+    def _done(self, rid: int, reply: dict) -> None:
+        self.in_flight -= 1
+        self._reply(rid, reply.get("error"), reply.get("result"))
+        if self.reading_paused and self.in_flight < self.server.max_in_flight // 2 and not self.closing:
+            self.reading_paused = False
+            self.transport.resume_reading()
 
     async def _run(self, rid: int, method: str, params: list, deadline=None) -> None:
         try:

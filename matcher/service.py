@@ -45,7 +45,19 @@ def _error(code, message=None, data=None) -> dict:
     return {"error": error_object(code, message, data), "result": None}
 
 
+def _answer(done, reply: dict) -> None:
+    """Hand a pending command its reply; a waiter that went away (cancelled future, closed
+    connection) does not stop the others."""
+    try:
+        done(reply)
+    except asyncio.InvalidStateError:
+        pass  # call()'s future was cancelled
+    except Exception:  # noqa: BLE001
+        logger.exception("delivering a reply failed")
+
+
 class MatcherService:
+    MUTATING = MUTATING  # the commands ``submit`` takes (matcher/server.py's fast path)
     def __init__(self, *, engine: Engine | None = None, alias: str = "default",
                  kafka_bootstrap: str | None = None, history: bool | None = None,
                  snapshot_interval: float | None = None, snapshot_keep: int | None = None,
@@ -83,8 +95,8 @@ class MatcherService:
         self.kafka_config = kafka_config
         self.kafka_topic_prefix = setting(kafka_topic_prefix, "MATCHER_KAFKA_TOPIC_PREFIX")
         self.recovery_info: dict | None = None
-        self._pending: deque = deque()  # (oper_id, future, events) in oper_id order
-        self._held: deque = deque()  # (oper_id, future) of replies waiting for that commit, in order
+        self._pending: deque = deque()  # (oper_id, done(reply), events, result) in oper_id order
+        self._held: deque = deque()  # (oper_id, done(reply), reply): replies waiting for that commit, in order
         self._last_t = 0
         self._ready = False
         self._stopping = False
@@ -156,6 +168,8 @@ class MatcherService:
             if self.config_sync_interval:
                 self._tasks.append(asyncio.create_task(self._config_sync_loop()))
         if self.snapshot_interval:
+            # follows the committed log from now on, so a snapshot is a dump, not a replay
+            await asyncio.to_thread(self.follower.start)
             self._tasks.append(asyncio.create_task(self._snapshot_loop()))
         logger.info("matcher service started at operation %s (event %s)", self.engine.oper_seq,
                     self.engine.event_seq)
@@ -185,13 +199,11 @@ class MatcherService:
             await asyncio.to_thread(self._log.stop, timeout)
             await asyncio.sleep(0)  # run the last _committed callbacks
         while self._pending:
-            _, fut, _ = self._pending.popleft()
-            if not fut.done():
-                fut.set_exception(ConnectionAbortedError("stopped before the operation log committed"))
+            _, done, _, _ = self._pending.popleft()
+            _answer(done, _error(SERVICE_UNAVAILABLE, None, {"reason": "stopped before commit"}))
         while self._held:
-            _, fut = self._held.popleft()
-            if not fut.done():
-                fut.set_exception(ConnectionAbortedError("stopped before the operation log committed"))
+            _, done, _ = self._held.popleft()
+            _answer(done, _error(SERVICE_UNAVAILABLE, None, {"reason": "stopped before commit"}))
         if self.history is not None:
             await asyncio.to_thread(self.history.stop, timeout)
         if self.kafka is not None:
@@ -250,29 +262,36 @@ class MatcherService:
             t = since
         return time.monotonic() - t
 
+    def submit(self, method: str, params, done) -> dict | None:
+        """A mutating command without a task or future of its own (the RPC server's fast
+        path; ``call()`` is the same through a future). Returns the reply at once when
+        there is nothing to wait for (refused, invalid, a no-op); else None, and
+        ``done(reply)`` is called on the event loop once its operation committed (or the
+        service stopped before)."""
+        reason = self.refusal()
+        if reason is not None:
+            return _error(SERVICE_UNAVAILABLE, None, {"reason": reason})
+        t = self._stamp()
+        try:
+            out = self.engine.execute(method, params, t)
+        except Exception:  # noqa: BLE001 - a core bug must not kill the service
+            logger.critical("engine raised on %s %r", method, params, exc_info=True)
+            return _error(INTERNAL_ERROR)
+        if out.error is not None:  # computed from the state: held like a read
+            return self._hold(_error(*out.error), done)
+        if out.log is None:  # a successful command that changed nothing
+            return self._hold({"error": None, "result": out.result}, done)
+        self._pending.append((out.oper_id, done, out.events if self.kafka is not None else None, out.result))
+        self._log.submit(out.oper_id, t, method, out.log)
+        return None
+
     async def call(self, method: str, params) -> dict:
         if method in MUTATING:
-            reason = self.refusal()
-            if reason is not None:
-                return _error(SERVICE_UNAVAILABLE, None, {"reason": reason})
-            t = self._stamp()
-            try:
-                out = self.engine.execute(method, params, t)
-            except Exception:  # noqa: BLE001 - a core bug must not kill the service
-                logger.critical("engine raised on %s %r", method, params, exc_info=True)
-                return _error(INTERNAL_ERROR)
-            if out.error is not None:
-                return await self._after_commit(_error(*out.error))
-            if out.log is None:  # a successful command that changed nothing
-                return await self._after_commit({"error": None, "result": out.result})
             fut = self._loop.create_future()
-            self._pending.append((out.oper_id, fut, out.events if self.kafka is not None else None))
-            self._log.submit(out.oper_id, t, method, out.log)
-            try:
-                await asyncio.shield(fut)
-            except ConnectionAbortedError:
-                return _error(SERVICE_UNAVAILABLE, None, {"reason": "stopped before commit"})
-            return {"error": None, "result": out.result}
+            reply = self.submit(method, params, fut.set_result)
+            if reply is not None:
+                return reply
+            return await asyncio.shield(fut)
         if method in ADMIN:
             return await self._admin(method, params)
         try:
@@ -284,19 +303,20 @@ class MatcherService:
             return await self._after_commit(_error(*out.error))
         return await self._after_commit({"error": None, "result": out.result})
 
-    async def _after_commit(self, reply: dict) -> dict:
-        """``reply`` once every command applied so far has committed (at once when none is
-        pending): an answer computed from the state never shows what a crash could undo."""
+    def _hold(self, reply: dict, done) -> dict | None:
+        """``reply`` at once when no command is pending; else None, and ``done(reply)`` once
+        every command applied so far has committed: an answer computed from the state never
+        shows what a crash could undo."""
         pending = self._pending
         if not pending:
             return reply
+        self._held.append((pending[-1][0], done, reply))
+        return None
+
+    async def _after_commit(self, reply: dict) -> dict:
         fut = self._loop.create_future()
-        self._held.append((pending[-1][0], fut))
-        try:
-            await asyncio.shield(fut)
-        except ConnectionAbortedError:
-            return _error(SERVICE_UNAVAILABLE, None, {"reason": "stopped before commit"})
-        return reply
+        now = self._hold(reply, fut.set_result)
+        return now if now is not None else await asyncio.shield(fut)
 
     def _committed(self, last: int) -> None:
         """Event loop: every pending command with oper_id <= last is durable."""
@@ -305,18 +325,16 @@ class MatcherService:
         pending = self._pending
         events = []
         while pending and pending[0][0] <= last:
-            _, fut, evs = pending.popleft()
+            _, done, evs, result = pending.popleft()
             if evs:
                 events.extend(evs)
-            if not fut.done():
-                fut.set_result(None)
+            _answer(done, {"error": None, "result": result})
         if events and self.kafka is not None:
             self.kafka.submit(events)
         held = self._held
         while held and held[0][0] <= last:
-            _, fut = held.popleft()
-            if not fut.done():
-                fut.set_result(None)
+            _, done, reply = held.popleft()
+            _answer(done, reply)
 
     # ------------------------------------------------------------------ admin
 
@@ -365,12 +383,20 @@ class MatcherService:
             meta = await asyncio.to_thread(self.follower.make, upto, self.snapshot_keep, self.sink_position())
             meta["wall_s"] = round(time.monotonic() - t0, 3)
             self.last_snapshot = meta
-            logger.info("snapshot %s at operation %s (%.2fs)", meta["id"], upto, meta["wall_s"])
+            logger.info("snapshot %s at operation %s (asked: %s; %s replayed, %.2fs)", meta["id"], meta["end_oper_id"],
+                        upto, meta["replayed"], meta["wall_s"])
             return meta
 
     async def _snapshot_loop(self) -> None:
+        due = time.monotonic() + self.snapshot_interval
         while True:
-            await asyncio.sleep(self.snapshot_interval)
+            # wakes at least every 5 s to restart a follower that died, so it is current again
+            # well before the next snapshot is due
+            await asyncio.sleep(max(0.0, min(5.0, due - time.monotonic())))
+            if time.monotonic() < due:
+                await asyncio.to_thread(self.follower.ensure)
+                continue
+            due = time.monotonic() + self.snapshot_interval
             if self._log.committed_id == (self.last_snapshot or {}).get("end_oper_id"):
                 continue
             try:

@@ -1,40 +1,64 @@
 """The snapshot follower's process (``python -m matcher.log.snapshot_child``), started and
 stopped by ``matcher.log.snapshot_follower.SnapshotFollower``.
 
-It keeps an engine of its own. Asked for a snapshot at operation id N (one JSON line
-``{"upto": N, "keep": K, "sink_position": P}`` on stdin), it applies the committed
-operation log up to N to its engine, dumps it, writes the snapshot, applies retention and
-prunes the log, then answers ``{"ok": meta}`` or ``{"error": "…"}``. The engine is kept
-between snapshots, so each one replays only the log written since the previous one. It
-exits at EOF of its stdin (the matcher went away).
+It keeps an engine of its own and keeps it **current**: like the history follower, it
+follows the committed operation log in small steps (``PAGE`` rows at most, polling every
+``POLL`` s when caught up), at low CPU priority (``nice 10``). Taking a snapshot is then a
+dump of that engine, not a replay of everything logged since the previous snapshot (which
+under load was a burst of ~1M operations that starved the history writer).
+
+Requests, one JSON line each on stdin, answered between steps, one JSON line each on
+stdout:
+
+- ``{"upto": N, "keep": K, "sink_position": P}``: a snapshot of the state after operation
+  N or later (the engine's position when the request is handled: the log it follows holds
+  committed operations only); the log up to N is applied first when the engine is behind
+  (``operation log gap`` error when N is not in the log). Then retention and log pruning.
+  Answer ``{"ok": meta}`` (``meta["replayed"]``: operations replayed at snapshot time,
+  ≈ 0 while the follower keeps up) or ``{"error": "…"}``.
+- ``{"status": true}``: ``{"ok": {"oper": engine position or None, "replayed": operations
+  applied since the start}}``.
+
+It exits at EOF of its stdin (the matcher went away).
 
 ``make_snapshot`` is also the offline ``python -m matcher snapshot``.
 """
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
+import queue
 import sys
+import threading
 import time
 from contextlib import suppress
 
+import orjson
+
 from matcher.child_process import child_setup, reply
 
-from .db import Db
-from .recovery import load_base, replay
+from .db import Db, placeholder
+from .oplog import SELECT as SELECT_LOG
+from .recovery import RecoveryError, load_base, replay, replay_entry
 from .snapshot import apply_retention, write_snapshot
 
 logger = logging.getLogger("matcher.snapshot")
 
+POLL = 0.05  # s between polls of the operation log when caught up
+PAGE = 2_000  # operations applied per step at most (requests are answered between steps)
+RETRY = 1.0  # s before the next step after a failed one (database away)
 
-def make_snapshot(db, engine, upto: int, keep: int, sink_position: int | None):
-    """Bring ``engine`` (or a fresh base when None/ahead) to ``upto``, write a snapshot and
-    apply retention. Returns (engine, meta)."""
+
+def make_snapshot(db, engine, upto: int, keep: int, sink_position: int | None, *, at_least: bool = False):
+    """Bring ``engine`` (or a fresh base when None, or when ahead of ``upto`` unless
+    ``at_least``) to ``upto``, write a snapshot and apply retention. With ``at_least`` an
+    engine past ``upto`` is dumped where it is. Returns (engine, meta)."""
     t0 = time.monotonic()
-    if engine is None or engine.oper_seq > upto:
-        engine, _ = load_base(db, max_oper_id=upto)
-    n = replay(db, engine, upto)
+    if engine is None or (engine.oper_seq > upto and not at_least):
+        engine, _ = load_base(db, max_oper_id=None if at_least else upto)
+    n = replay(db, engine, upto) if engine.oper_seq < upto else 0
     t1 = time.monotonic()
     meta = write_snapshot(db, engine)
     meta["replayed"] = n
@@ -44,25 +68,107 @@ def make_snapshot(db, engine, upto: int, keep: int, sink_position: int | None):
     return engine, meta
 
 
-def main() -> int:
-    """JSON lines in (stdin), JSON lines out (stdout), one snapshot each."""
-    alias = child_setup()
-    with suppress(OSError):
-        os.nice(10)  # the live engine has priority
-    db = Db(alias)
-    engine = None
-    for line in sys.stdin:
-        req = json.loads(line)
+class SnapshotTail:
+    """The follower's engine and its steps along the committed log. One thread."""
+
+    def __init__(self, db, page: int = PAGE):
+        self.db = db
+        self.page = page
+        self.engine = None
+        self.replayed = 0
+
+    def _load(self) -> None:
+        self.engine, meta = load_base(self.db)
+        gc.collect()
+        gc.freeze()  # the loaded books are long-lived: full collections need not walk them
+        logger.info("snapshot follower: engine at operation %s (snapshot %s)", self.engine.oper_seq,
+                    meta["id"] if meta else None)
+
+    def step(self) -> int:
+        """Apply the committed log rows after the engine (up to ``page``); returns how many."""
+        if self.engine is None:
+            self._load()
+        engine = self.engine
+        ph = placeholder(self.db.vendor)
+        after = engine.oper_seq
+        rows = self.db.query(f"{SELECT_LOG} WHERE id > {ph} ORDER BY id LIMIT {int(self.page)}", (after,))
+        expected = after + 1
+        loads = orjson.loads
+        execute = engine.execute
+        for oid, tu, method, params in rows:
+            replay_entry(execute, loads, expected, oid, tu, method, params)
+            expected += 1
+        self.replayed += len(rows)
+        return len(rows)
+
+    def handle(self, req: dict) -> dict:
+        if req.get("status"):
+            return {"ok": {"oper": self.engine.oper_seq if self.engine is not None else None,
+                           "replayed": self.replayed}}
         try:
-            engine, meta = make_snapshot(db, engine, req["upto"], req["keep"], req.get("sink_position"))
-            answer = {"ok": meta}
+            self.engine, meta = make_snapshot(self.db, self.engine, req["upto"], req["keep"],
+                                              req.get("sink_position"), at_least=True)
+            gc.freeze()
+            return {"ok": meta}
         except Exception as e:  # noqa: BLE001 - reported to the matcher, which logs and retries later
             logger.error("snapshot at operation %s failed", req.get("upto"), exc_info=True)
-            engine = None
-            db.close()
-            answer = {"error": f"{type(e).__name__}: {e}"}
-        reply(answer)
-    return 0
+            self.after_error(e, gap_ok=True)
+            return {"error": f"{type(e).__name__}: {e}"}
+
+    def after_error(self, e: Exception, *, gap_ok: bool = False) -> None:
+        """A database error leaves the engine as it was (each operation applies whole), so
+        does a snapshot asked beyond the log (``gap_ok``); anything else may not (or the log
+        behind it was pruned): it is rebuilt from the database at the next step."""
+        self.db.close()
+        if _is_db_error(e) or (gap_ok and isinstance(e, RecoveryError) and "gap" in str(e)):
+            return
+        self.engine = None
+        gc.unfreeze()
+
+
+def _is_db_error(e: Exception) -> bool:
+    return type(e).__module__.split(".")[0] in ("MySQLdb", "sqlite3", "django")
+
+
+def main() -> int:
+    """Follow the committed log; answer the requests on stdin between steps."""
+    alias = child_setup()
+    with suppress(OSError):
+        os.nice(10)  # the live engine and the history writer have priority
+    requests: queue.Queue = queue.Queue()
+
+    def read_requests():
+        for line in sys.stdin:
+            requests.put(json.loads(line))
+        requests.put(None)  # EOF: the matcher went away
+
+    threading.Thread(target=read_requests, name="snapshot-requests", daemon=True).start()
+    tail = SnapshotTail(Db(alias))
+    wait = 0.0
+    try:
+        while True:
+            try:
+                req = requests.get(timeout=wait) if wait else requests.get_nowait()
+            except queue.Empty:
+                req = {}
+            if req is None:
+                return 0
+            if req:
+                reply(tail.handle(req))
+                wait = 0.0
+                continue
+            try:
+                n = tail.step()
+            except Exception as e:  # noqa: BLE001 - database away, or a log it cannot follow: retried
+                logger.error("snapshot follower: following the operation log failed", exc_info=True)
+                tail.after_error(e)
+                wait = RETRY
+                continue
+            wait = 0.0 if n >= tail.page else POLL
+    except BrokenPipeError:
+        return 0
+    finally:
+        tail.db.close()
 
 
 if __name__ == "__main__":

@@ -1,18 +1,22 @@
 """Snapshots without stopping the matcher: a follower engine in a child process
 (``matcher/log/snapshot_child.py``; process plumbing in ``matcher/child_process.py``).
 
-Asked for a snapshot at operation id N (the highest *committed* id), the child applies
-the committed operation log up to N to its own engine and writes the snapshot. The state
-is therefore exactly the state after operation N — a point-in-time copy — and the live
-engine never pauses: the cost is CPU in another process (run at lower priority).
-``SnapshotFollower`` is the matcher's side: it starts the child on the first request
-(again after it died) and stops it with the matcher.
+The child keeps its engine current: it follows the committed operation log in small
+steps at low CPU priority, so a snapshot is a dump of that engine — a point-in-time copy
+of the state after some committed operation ≥ the one asked for — not a replay burst.
+The live engine never pauses: the cost is CPU in another process. ``SnapshotFollower`` is
+the matcher's side: ``start()`` (the service calls it when periodic snapshots are on,
+``ensure()`` restarts it after a death), else the first request starts it; ``close()``
+stops it with the matcher.
 """
 from __future__ import annotations
 
+import logging
 import threading
 
 from matcher.child_process import ChildProcess
+
+logger = logging.getLogger("matcher.snapshot")
 
 MODULE = "matcher.log.snapshot_child"
 
@@ -22,17 +26,45 @@ class SnapshotFollower:
         self.alias = alias
         self.child = ChildProcess(MODULE, alias)
         self._lock = threading.Lock()
+        self.restarts = 0
 
-    def make(self, upto: int, keep: int, sink_position: int | None = None) -> dict:
-        """Blocking: a snapshot of the state after operation ``upto`` (must be committed)."""
+    def _ensure_locked(self) -> None:
+        if not self.child.alive():
+            if self.child.proc is not None:
+                self.restarts += 1
+                logger.error("snapshot follower exited with %s; restarting it", self.child.proc.returncode)
+            self.child.stop()
+            self.child.spawn()
+
+    def start(self) -> None:
         with self._lock:
-            if not self.child.alive():
-                self.child.stop()
-                self.child.spawn()
-            answer = self.child.request({"upto": upto, "keep": keep, "sink_position": sink_position})
+            self._ensure_locked()
+
+    def ensure(self) -> None:
+        """Restart the process when it died (not waiting while a request runs)."""
+        if self._lock.acquire(blocking=False):
+            try:
+                self._ensure_locked()
+            finally:
+                self._lock.release()
+
+    def _request(self, message: dict) -> dict:
+        with self._lock:
+            self._ensure_locked()
+            answer = self.child.request(message)
         if "error" in answer:
             raise RuntimeError(answer["error"])
         return answer["ok"]
+
+    def make(self, upto: int, keep: int, sink_position: int | None = None) -> dict:
+        """Blocking: a snapshot of the state after operation ``upto`` or a later committed
+        one (``end_oper_id``); ``upto`` must be committed."""
+        return self._request({"upto": upto, "keep": keep, "sink_position": sink_position})
+
+    def status(self) -> dict:
+        """Blocking: ``{"oper": the follower engine's position (None: still loading),
+        "replayed": operations it applied since it started}``."""
+        return self._request({"status": True})
 
     def close(self) -> None:
         self.child.stop()

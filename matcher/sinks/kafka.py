@@ -12,7 +12,13 @@ not meant for Kafka). Broker down: librdkafka keeps the messages and retries in 
 the in-flight list grows, and the service answers code 3 once ``backlog()`` passes its
 limit. A delivery error or a fatal producer error (e.g. a broker that lost its state)
 re-creates the producer and produces every message after ``position`` again, in order —
-duplicates are possible, losses are not. ``position`` is persisted in
+duplicates are possible, losses are not. That state is noticed at once, not only by the
+"no delivery for ``stall_timeout`` s" watchdog: the error callback (fatal errors, and the
+idempotence errors ``UNKNOWN_PRODUCER_ID``, ``OUT_OF_ORDER_SEQUENCE_NUMBER``,
+``INVALID_PRODUCER_EPOCH`` even when librdkafka does not flag them fatal), delivery reports
+with an error, ``KafkaException`` from ``produce``/``poll``, and librdkafka's statistics
+(every ``STATS_MS`` ms): its idempotent-producer state ``FatalError``, or stuck draining
+for an epoch bump / PID reset (``DrainBump``, ``DrainReset``) for two reports in a row. ``position`` is persisted in
 ``sink_progress.kafka`` every ``progress_interval`` s; after a crash every event after it
 is published again.
 """
@@ -24,7 +30,7 @@ import time
 from collections import deque
 
 import orjson
-from confluent_kafka import KafkaException
+from confluent_kafka import KafkaError, KafkaException
 
 from matcher.core import BalanceEvent, DealEvent, OrderEvent
 
@@ -33,6 +39,18 @@ from matcher.log.db import Db, set_progress_sql
 logger = logging.getLogger("matcher.kafka")
 
 TOPICS = ("deals", "orders", "balances")
+
+# errors after which the idempotent producer cannot go on with its sequence: a new one at once
+IDEMPOTENCE_ERRORS = frozenset((KafkaError._FATAL, KafkaError.UNKNOWN_PRODUCER_ID,
+                                KafkaError.OUT_OF_ORDER_SEQUENCE_NUMBER, KafkaError.INVALID_PRODUCER_EPOCH))
+STATS_MS = 1000  # librdkafka statistics interval: the idempotent producer's state
+DRAIN_STATES = frozenset(("DrainBump", "DrainReset"))
+DRAIN_REPORTS = 3  # statistics reports in a drain state, with a broker up, before it counts as stuck
+# statistics reports with a broker up, messages waiting and no delivery before the producer
+# counts as stuck: after an epoch bump (a broker that lost the producer's state; seen with
+# Tansu: the producer stays "Assigned" and sends nothing) / otherwise
+STUCK_REPORTS_AFTER_BUMP = 2
+STUCK_REPORTS = 5
 
 
 def message_of(ev):
@@ -77,6 +95,10 @@ class KafkaPublisher:
         self._gen = 0  # producer generation: reports of replaced producers are ignored
         self._stall_timeout = stall_timeout
         self._last_progress = time.monotonic()
+        self._draining = 0  # consecutive statistics reports in a drain state
+        self._stuck = 0  # consecutive statistics reports with a broker up and no delivery
+        self._delivered_seen_before = 0
+        self.recreate_reasons: list[str] = []  # why each re-creation happened (tests, status)
 
     # -- event-loop side ---------------------------------------------------------------
     def submit(self, events: list) -> None:
@@ -115,17 +137,62 @@ class KafkaPublisher:
             "queue.buffering.max.kbytes": 2_000_000,
             "reconnect.backoff.max.ms": 1000,
             "error_cb": self._on_error,
+            "statistics.interval.ms": STATS_MS,
+            "stats_cb": self._on_stats,
         }
         conf.update(self._config)
         return Producer(conf)
 
+    def _recreate(self, reason: str) -> None:
+        """Ask the publisher thread to replace the producer now (in this poll round)."""
+        if not self._resend:
+            self._resend = True
+            self.recreate_reasons.append(reason)
+            del self.recreate_reasons[:-20]
+
     def _on_error(self, err) -> None:
         self.last_error = str(err)
-        if err.fatal():
-            logger.error("kafka producer fatal error: %s — re-creating the producer", err)
-            self._resend = True
+        if err.fatal() or err.code() in IDEMPOTENCE_ERRORS:
+            logger.error("kafka producer error: %s — re-creating the producer at once", err)
+            self._recreate(f"error {err.name()}")
         else:
             logger.warning("kafka: %s", err)
+
+    def _on_stats(self, stats: str) -> None:
+        """librdkafka's statistics (JSON): its idempotent producer's state. A drain (for an
+        epoch bump or a PID reset) waits for the requests in flight; while no broker is up
+        that is the outage itself, so only a drain that lasts ``DRAIN_REPORTS`` reports with
+        a broker up counts as stuck."""
+        try:
+            st = orjson.loads(stats)
+        except ValueError:
+            return
+        state = (st.get("eos") or {}).get("idemp_state")
+        broker_up = any(b.get("state") == "UP" for b in (st.get("brokers") or {}).values())
+        # messages waiting, a broker up, and not one delivery since the previous report
+        delivered = self.delivered
+        if broker_up and st.get("msg_cnt") and delivered == self._delivered_seen_before:
+            self._stuck += 1
+        else:
+            self._stuck = 0
+        self._delivered_seen_before = delivered
+        bumped = (st.get("eos") or {}).get("epoch_cnt", 0) > 0
+        if state == "FatalError":
+            logger.error("kafka: the idempotent producer is in its fatal state — re-creating it at once")
+            self._recreate("state FatalError")
+        elif state in DRAIN_STATES and broker_up:
+            self._draining += 1
+            if self._draining >= DRAIN_REPORTS:
+                logger.error("kafka: the idempotent producer is stuck in %s with a broker up — re-creating it "
+                             "at once", state)
+                self._recreate(f"state {state}")
+        else:
+            self._draining = 0
+        if self._stuck >= (STUCK_REPORTS_AFTER_BUMP if bumped else STUCK_REPORTS):
+            logger.error("kafka: a broker is up but nothing was delivered for %s statistics reports (%s messages "
+                         "waiting%s) — re-creating the producer", self._stuck, st.get("msg_cnt"),
+                         ", after an epoch bump" if bumped else "")
+            self._recreate("stuck after an epoch bump" if bumped else "stuck with a broker up")
 
     def _run(self) -> None:
         db = Db(self._alias)
@@ -142,8 +209,8 @@ class KafkaPublisher:
             try:
                 producer.poll(timeout)
             except KafkaException as e:  # a fatal producer error surfaces here
-                logger.error("kafka producer failed: %s — re-creating it", e)
-                self._resend = True
+                logger.error("kafka producer failed: %s — re-creating it at once", e)
+                self._recreate("poll raised")
 
         def produce(entry):
             while True:
@@ -156,8 +223,8 @@ class KafkaPublisher:
                 except BufferError:
                     poll(0.05)
                 except KafkaException as e:
-                    logger.error("kafka produce failed: %s — re-creating the producer", e)
-                    self._resend = True
+                    logger.error("kafka produce failed: %s — re-creating the producer at once", e)
+                    self._recreate("produce raised")
                     return
 
         try:
@@ -182,10 +249,12 @@ class KafkaPublisher:
                     # idempotent producer's state and librdkafka can wait forever — start over
                     logger.warning("kafka: no delivery for %.0fs with %s messages in flight; re-creating the "
                                    "producer", stall, len(inflight))
-                    self._resend = True
+                    self._recreate("watchdog")
                     stall = min(stall * 2, 120.0)  # back off while the broker stays away
                 if self._resend:
                     self._resend = False
+                    self._draining = 0
+                    self._stuck = 0
                     self._gen += 1
                     self._last_progress = time.monotonic()
                     self.resends += 1
@@ -253,8 +322,8 @@ class KafkaPublisher:
         else:
             self.healthy = False
             self.last_error = str(err)
-            logger.error("kafka delivery of event %s failed: %s — producing again", entry[0], err)
-            self._resend = True
+            logger.error("kafka delivery of event %s failed: %s — re-creating the producer at once", entry[0], err)
+            self._recreate(f"delivery {err.name()}")
 
     def _persist(self, db: Db) -> None:
         pos = self.position

@@ -3,6 +3,7 @@ plumbing: matcher/child_process.py): a failed snapshot is reported and the proce
 on; killed, it is started again at the next request."""
 from __future__ import annotations
 
+import asyncio
 import os
 import random
 import signal
@@ -38,3 +39,45 @@ def test_a_failed_snapshot_is_reported_and_a_killed_follower_restarts():
     assert new_pid != pid
     assert second["end_oper_id"] == first["end_oper_id"] + 1 == s.engine.oper_seq
     assert not child.alive()  # stopped with the service
+
+
+def test_the_follower_keeps_current_so_a_snapshot_is_a_dump():
+    """With periodic snapshots on, the follower starts with the service and follows the
+    committed log without being asked; a snapshot then replays nothing and is exactly the
+    live state."""
+    from matcher.core import Engine
+    from matcher.log.db import Db
+    from matcher.log.snapshot import list_snapshots, read_snapshot
+
+    async def wait_follower_at(s, oper, timeout=60.0):
+        status = None
+        for _ in range(int(timeout / 0.05)):
+            status = await asyncio.to_thread(s.follower.status)
+            if status["oper"] == oper:
+                return status
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"snapshot follower at {status}, not at operation {oper}")
+
+    async def go():
+        s = service(history=False, snapshot_interval=3600)
+        await s.start()
+        assert s.follower.child.alive()  # started with the service, no request yet
+        await run_commands(s, SETUP + random_commands(random.Random(12), 300, users=4))
+        first = await wait_follower_at(s, s.engine.oper_seq)
+        await run_commands(s, random_commands(random.Random(13), 200, users=4))
+        second = await wait_follower_at(s, s.engine.oper_seq)
+        meta = await s.make_snapshot()
+        live = s.engine.state_hash()
+        oper = s.engine.oper_seq
+        await s.stop()
+        return first, second, meta, live, oper
+
+    first, second, meta, live, oper = run(go())
+    assert second["replayed"] > first["replayed"] > 0
+    assert meta["replayed"] == 0 and meta["end_oper_id"] == oper
+    db = Db()
+    try:
+        snap = next(m for m in list_snapshots(db) if m["id"] == meta["id"])
+        assert Engine.load_state(read_snapshot(db, snap)).state_hash() == live
+    finally:
+        db.close()

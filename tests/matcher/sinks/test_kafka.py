@@ -41,3 +41,130 @@ def test_kafka_payloads_headers_and_republish_after_restart(kafka_broker):
     again = consume(kafka_broker.bootstrap, prefix + "deals", min_count=2 * eng.deal_seq)
     assert len(again) == 2 * eng.deal_seq
     assert dedupe(again).keys() == by_seq.keys()
+
+
+def test_a_restarted_broker_gets_the_backlog_without_waiting_for_the_watchdog(caplog):
+    """A broker that lost its state (Tansu, memory storage) restarted under load: the
+    idempotent producer's sequence no longer matches, which librdkafka does not recover
+    from by itself. The publisher notices from the broker's answer, re-creates the producer
+    at once and produces everything after its position again — the backlog drains, and the
+    10 s "no delivery" watchdog never fires."""
+    import asyncio
+    import logging
+    import time
+
+    from tests.backing import KafkaBroker, free_port
+    from tests.matcher.log.helpers import run_commands, service
+
+    caplog.set_level(logging.INFO, logger="matcher.kafka")
+    port = free_port()
+    prefix = f"r{uuid.uuid4().hex[:8]}-"
+    broker = KafkaBroker(port).start()
+
+    async def load(s, rng, stop):
+        while not stop.is_set():
+            await run_commands(s, random_commands(rng, 40, users=5)[15:], concurrency=8)
+
+    async def until(cond, what, timeout=60.0):
+        deadline = time.monotonic() + timeout
+        while not cond():
+            assert time.monotonic() < deadline, what
+            await asyncio.sleep(0.05)
+
+    async def go():
+        s = service(bootstrap=broker.bootstrap, prefix=prefix, history=False,
+                    kafka_config={"reconnect.backoff.max.ms": 200})
+        await s.start()
+        await run_commands(s, SETUP + random_commands(random.Random(21), 50, users=5))
+        stop = asyncio.Event()
+        task = asyncio.create_task(load(s, random.Random(22), stop))
+        try:
+            await until(lambda: s.kafka.delivered > 200, "deliveries before the restart")
+            await asyncio.to_thread(broker.stop)
+            await asyncio.sleep(1.0)
+            await asyncio.to_thread(broker.start)
+            delivered = s.kafka.delivered
+            t_back = time.monotonic()
+            await until(lambda: s.kafka.delivered > delivered + 200, "deliveries after the restart")
+            stop.set()
+            await task
+            await until(lambda: s.kafka.backlog() == 0 and s.kafka.position == s.engine.event_seq,
+                        "the backlog drained")
+            drained_s = time.monotonic() - t_back
+            reasons = list(s.kafka.recreate_reasons)
+            await s.stop()
+            return s.engine.deal_seq, drained_s, reasons
+        finally:
+            stop.set()
+            await asyncio.gather(task, return_exceptions=True)
+
+    try:
+        deal_seq, drained_s, reasons = run(go())
+        deals = dedupe(consume(broker.bootstrap, prefix + "deals", min_count=1))
+    finally:
+        broker.stop()
+    messages = [r.getMessage() for r in caplog.records if r.name == "matcher.kafka"]
+    print(f"drained {drained_s:.1f}s after the restart; producer re-created for {reasons}")
+    assert reasons and "watchdog" not in reasons  # re-created at once, not after the watchdog's 10 s
+    assert not [m for m in messages if "no delivery for" in m]
+    # the deals made after the restart reached the new broker (it lost the earlier ones)
+    assert max(v[11] for _, v in deals.values()) == deal_seq
+
+
+def test_the_idempotent_producer_states_that_need_a_new_producer():
+    """No broker: the callbacks alone. Idempotence errors (fatal or not) and librdkafka's
+    FatalError state ask for a new producer at once; a drain state only when it persists
+    over three statistics reports with a broker up."""
+    from confluent_kafka import KafkaError
+
+    from matcher.sinks.kafka import KafkaPublisher
+
+    def publisher():
+        return KafkaPublisher("127.0.0.1:1")
+
+    p = publisher()
+    p._on_error(KafkaError(KafkaError._TRANSPORT))
+    assert not p._resend
+    p._on_error(KafkaError(KafkaError.OUT_OF_ORDER_SEQUENCE_NUMBER))
+    assert p._resend and p.recreate_reasons == ["error OUT_OF_ORDER_SEQUENCE_NUMBER"]
+    p = publisher()
+    p._on_error(KafkaError(KafkaError._ALL_BROKERS_DOWN, fatal=False))
+    p._on_error(KafkaError(KafkaError.UNKNOWN_PRODUCER_ID, fatal=True))
+    assert p.recreate_reasons == ["error UNKNOWN_PRODUCER_ID"]
+    up = '"brokers": {"b1": {"state": "UP"}}'
+    down = '"brokers": {"b1": {"state": "DOWN"}}'
+    p = publisher()
+    for _ in range(5):  # draining while no broker is up: the outage itself
+        p._on_stats('{"eos": {"idemp_state": "DrainReset"}, %s}' % down)
+    assert not p._resend
+    p._on_stats('{"eos": {"idemp_state": "DrainBump"}, %s}' % up)
+    p._on_stats('{"eos": {"idemp_state": "DrainBump"}, %s}' % up)
+    p._on_stats('{"eos": {"idemp_state": "Assigned"}, %s}' % up)
+    p._on_stats('{"eos": {"idemp_state": "DrainBump"}, %s}' % up)
+    p._on_stats('{"eos": {"idemp_state": "DrainBump"}, %s}' % up)
+    assert not p._resend
+    p._on_stats('{"eos": {"idemp_state": "DrainBump"}, %s}' % up)
+    assert p.recreate_reasons == ["state DrainBump"]
+    p = publisher()
+    p._on_stats('{"eos": {"idemp_state": "FatalError"}}')
+    assert p.recreate_reasons == ["state FatalError"]
+    # a broker up, messages waiting, nothing delivered: after an epoch bump two reports
+    # suffice (seen with Tansu: the producer stays "Assigned" and sends nothing), else five
+    waiting = '"msg_cnt": 500, %s' % up
+    p = publisher()
+    p._on_stats('{"eos": {"idemp_state": "Assigned", "epoch_cnt": 1}, %s}' % waiting)
+    assert not p._resend
+    p._on_stats('{"eos": {"idemp_state": "Assigned", "epoch_cnt": 1}, %s}' % waiting)
+    assert p.recreate_reasons == ["stuck after an epoch bump"]
+    p = publisher()
+    for i in range(5):
+        assert not p._resend
+        if i == 2:
+            p.delivered += 1  # a delivery in between starts the count again
+        p._on_stats('{"eos": {"idemp_state": "Assigned", "epoch_cnt": 0}, %s}' % waiting)
+    for _ in range(2):  # the fourth and fifth report in a row without a delivery
+        assert not p._resend
+        p._on_stats('{"eos": {"idemp_state": "Assigned", "epoch_cnt": 0}, %s}' % waiting)
+    assert not p._resend
+    p._on_stats('{"eos": {"idemp_state": "Assigned", "epoch_cnt": 0}, %s}' % waiting)
+    assert p.recreate_reasons == ["stuck with a broker up"]
