@@ -8,6 +8,7 @@ urlpatterns = [
     path("", LandingView.as_view(), name="landing"),  # GET/HEAD only: POST / is JSON-RPC (asgi.py)
     path("docs/jsonrpc/", JsonRpcMethodsView.as_view(), name="jsonrpc-methods"),
     path("admin/", admin.site.urls),
+    path("api/v1/", include("apps.marketdata.urls")),  # before trading: serves deals/ and tickers/
     path("api/v1/", include("apps.trading.rest.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),

@@ -197,6 +197,14 @@ def test_devrun_serves_admin_restarts_crashed_process_and_stops_cleanly(instance
         assert rpc(site, "balance.update", [1, "USDT", "deposit", 1, "10", {}])["result"] == {"status": "success"}
         assert rpc(site, "balance.query", [1, "USDT"])["result"] == {"USDT": {"available": "10", "freeze": "0"}}
 
+        # a fill reaches market data through Kafka and the supervised consumer
+        assert rpc(site, "balance.update", [2, "BTC", "deposit", 2, "1", {}])["result"] == {"status": "success"}
+        assert rpc(site, "order.put_limit", [2, "BTCUSDT", 1, "0.001", "8000", "0.002", "0.001", ""])["error"] is None
+        assert rpc(site, "order.put_limit", [1, "BTCUSDT", 2, "0.001", "8000", "0.002", "0.001", ""])["error"] is None
+        deals = wait_for(lambda: (r := rpc(site, "market.deals", ["BTCUSDT", 10, 0])) and r["result"], 60)
+        assert deals and deals[0]["price"] == "8000" and deals[0]["type"] == "buy"
+        assert all(supervised_pid(tmp_path, name) for name in ("marketdata", "celery-worker", "celery-beat"))
+
         web_pid = supervised_pid(tmp_path, "web")
         os.kill(web_pid, signal.SIGKILL)
         killed_at = time.monotonic()

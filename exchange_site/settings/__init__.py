@@ -25,3 +25,4 @@ from .matcher import *  # noqa: F401,F403
 from .access import *  # noqa: F401,F403
 from .logging import *  # noqa: F401,F403
 from .alerts import *  # noqa: F401,F403
+from .marketdata import *  # noqa: F401,F403

@@ -188,8 +188,4 @@ def test_history_reads(engine, client, alice_api, bob_api):
     assert [(h["asset"], h["change"], h["detail"]) for h in hist] == [("USDT", "8000", {"id": 1})]
     assert alice_api.get("/api/v1/balances/history/?asset=BTC").json()["records"] == []
 
-    recent = client.get("/api/v1/deals/?market=BTCUSDT").json()
-    assert recent == [{"id": 50, "time": 1001.0, "price": "8000", "amount": "1", "type": "buy"}]
-    assert client.get("/api/v1/deals/?market=BTCUSDT&last_id=50").json() == []
-    tickers = {t["market"]: t for t in client.get("/api/v1/tickers/").json()}
-    assert tickers["BTCUSDT"]["last"] == "8000" and tickers["ETHBTC"]["last"] == "0"
+    # recent deals and tickers come from market data (Kafka): tests/apps/marketdata/test_rest.py
