@@ -33,3 +33,4 @@ REALTIME_KEY_TTL = env.int("REALTIME_KEY_TTL", default=60)  # s a registered sub
 REALTIME_DEPTH_LIMITS = env.list("REALTIME_DEPTH_LIMITS", cast=int, default=[1, 5, 10, 20, 30, 50, 100])
 REALTIME_DEPTH_MERGE = env.list("REALTIME_DEPTH_MERGE", default=[
     "0", "0.00000001", "0.0000001", "0.000001", "0.00001", "0.0001", "0.001", "0.01", "0.1"])
+REALTIME_BRIDGE_GROUP = env.str("REALTIME_BRIDGE_GROUP", default="realtime-bridge")  # Kafka group of committed offsets
