@@ -10,7 +10,8 @@ For each N in --conns: N websocket connections (one client process, asyncio), ea
 authenticated as user (i mod --users)+1 and subscribed to `order.subscribe BTCUSDT` and
 `depth.subscribe BTCUSDT 10 "0"`. Then an order driver (another process) places resting
 limit bids over HTTP JSON-RPC at --rate orders/s for --seconds, round-robin over the
-users, recording when each was acknowledged. Latency of an order push = time the client
+users, recording when each was acknowledged — through a second uvicorn process (as
+production runs several web workers), so the websocket process's load is measured alone. Latency of an order push = time the client
 received `order.update` (put) − the acknowledgement time of that order (clamped at 0: the
 push can beat the HTTP reply). Depth latency = receipt of the first depth push showing an
 order's price − its acknowledgement (includes the bridge's poll interval, 0.5 s).
@@ -192,7 +193,11 @@ def driver_main(port, users, rate, seconds, base_price, out):
         k += 1
         user = k % users + 1
         price = f"{base_price + k * 0.01:.2f}"
-        order = rpc(port, "order.put_limit", [user, "BTCUSDT", 2, "0.001", price, "0.002", "0.001", "bench"])
+        try:
+            order = rpc(port, "order.put_limit", [user, "BTCUSDT", 2, "0.001", price, "0.002", "0.001", "bench"])
+        except Exception as exc:  # noqa: BLE001 - counted, the flow goes on
+            acks.setdefault("failed", []).append(repr(exc)[:100])
+            continue
         acks[order["id"]] = (time.time(), str(Decimal(price).normalize()))
         next_t += 1 / rate
         delay = next_t - time.monotonic()
@@ -217,7 +222,7 @@ def main():
     os.makedirs(tmp)
     auth = ThreadingHTTPServer(("127.0.0.1", 0), Auth)
     threading.Thread(target=auth.serve_forever, daemon=True).start()
-    kport, mport, wport = free_port(), free_port(), free_port()
+    kport, mport, wport, rport = free_port(), free_port(), free_port(), free_port()
     tag = uuid.uuid4().hex[:8]
     env = dict(os.environ, KAFKA_BOOTSTRAP=f"127.0.0.1:{kport}", MATCHER_RPC_PORT=str(mport), REDIS_URL=args.redis,
                REALTIME_KEY_PREFIX=f"bench:{tag}:rt:", MARKETDATA_KEY_PREFIX=f"bench:{tag}:md:",
@@ -236,8 +241,10 @@ def main():
     start("matcher", [sys.executable, "-m", "matcher"])
     wait_port(mport)
     start("web", shlex.split(devrun.web_command(wport)))
+    start("web-rpc", shlex.split(devrun.web_command(rport)))  # the order driver's JSON-RPC
     start("bridge", [sys.executable, "manage.py", "realtime_bridge"])
     wait_port(wport)
+    wait_port(rport)
     deadline = time.monotonic() + 60
     while len(rpc(wport, "market.list", [])) < 3:
         if time.monotonic() > deadline:
@@ -264,9 +271,10 @@ def main():
         bridge_rss = rss_kb(procs["bridge"].pid)
         dout = ctx.Queue()
         go.set()
-        dp = ctx.Process(target=driver_main, args=(wport, args.users, args.rate, args.seconds, base_price, dout))
+        dp = ctx.Process(target=driver_main, args=(rport, args.users, args.rate, args.seconds, base_price, dout))
         dp.start()
         acks = dout.get(timeout=args.seconds + 600)
+        failed = acks.pop("failed", [])
         dp.join()
         done.set()
         res = out.get(timeout=900)
@@ -279,9 +287,10 @@ def main():
               f"{(web_after - web_before) / max(1, res['opened']):.1f} | {bridge_rss / 1024:.0f} | {len(acks)} | "
               f"{pct(lat, .5):.0f} / {pct(lat, .99):.0f} / {max(lat) if lat else float('nan'):.0f} | "
               f"{len(lat)}/{expected} | {pct(dlat, .5):.0f} / {pct(dlat, .99):.0f} | {res['msgs']} | "
-              f"{res['errors']}/{res['closed']} |", flush=True)
+              f"{res['errors']}/{res['closed']} |" + (f" {len(failed)} orders failed: {failed[0]}" if failed else ""),
+              flush=True)
         time.sleep(5)
-    for name in ("bridge", "web", "matcher", "kafka"):
+    for name in ("bridge", "web", "web-rpc", "matcher", "kafka"):
         p = procs[name]
         p.terminate()
         try:

@@ -31,7 +31,11 @@ def cache_name() -> str:
 
 
 def redis_client() -> aioredis.Redis:
-    return aioredis.Redis.from_url(settings.REALTIME_REDIS_URL, socket_timeout=5, socket_connect_timeout=2)
+    # a bounded pool that waits for a free connection: 5,000 connections subscribing at
+    # once must not open 5,000 Redis connections
+    pool = aioredis.BlockingConnectionPool.from_url(settings.REALTIME_REDIS_URL, max_connections=32, timeout=20,
+                                                    socket_timeout=5, socket_connect_timeout=2)
+    return aioredis.Redis(connection_pool=pool)
 
 
 class Registry:

@@ -14,7 +14,10 @@ CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
         "CONFIG": {
-            "hosts": [{"address": REALTIME_CHANNEL_URL, "socket_timeout": None}],
+            # redis-py 8's asyncio pool allows 100 connections and then raises (it does not
+            # wait): thousands of connections subscribing at once need more
+            "hosts": [{"address": REALTIME_CHANNEL_URL, "socket_timeout": None,
+                       "max_connections": env.int("REALTIME_CHANNEL_MAX_CONNECTIONS", default=1000)}],
             "capacity": env.int("REALTIME_CHANNEL_CAPACITY", default=1000),
             "expiry": env.int("REALTIME_CHANNEL_EXPIRY", default=30),
             "prefix": "rtasgi",
