@@ -191,6 +191,7 @@ class Bridge:
 
     # -- sending ------------------------------------------------------------------------
     async def _group_send(self, group: str, message: dict) -> None:
+        message["group"] = group  # the web process's hub hands it to that group's connections
         try:
             await self.layer.group_send(group, message)
             self.pushes += 1

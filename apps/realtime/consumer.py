@@ -15,7 +15,6 @@ import logging
 import time
 
 import orjson
-from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
@@ -23,6 +22,7 @@ from apps.trading.client import MatcherUnavailable, get_client
 from apps.wire.errors import INTERNAL_ERROR, INVALID_ARGUMENT, METHOD_NOT_FOUND, SERVICE_TIMEOUT, RpcError
 
 from . import auth, protocol as p
+from .hub import get_hub
 from .registry import get_registry
 
 logger = logging.getLogger("apps.realtime")
@@ -41,9 +41,14 @@ def _in_thread(fn, params):
 
 
 class ViaBtcConsumer(AsyncWebsocketConsumer):
+    # No channel of its own: the process's hub (apps.realtime.hub) holds one channel and
+    # hands this connection the pushes of the groups it joined.
+    channel_layer_alias = "realtime-connections-have-no-channel"
+
     # -- connection ---------------------------------------------------------------------
     async def connect(self):
         self.registry = get_registry()
+        self.hub = get_hub()
         self.user_id = 0
         self.source = ""
         self.auth_gen = 0  # the last successful auth wins
@@ -56,24 +61,27 @@ class ViaBtcConsumer(AsyncWebsocketConsumer):
         self.groups_held: set[str] = set()
         self.keys_held: set[str] = set()
         self.closing = False
+        # every frame to the client goes through this queue and one writer task
+        self.outbox: asyncio.Queue = asyncio.Queue()
+        self.writer = None
         await self.accept()
+        self.writer = asyncio.ensure_future(self._write_forever())
 
     async def disconnect(self, code):
         self.closing = True
+        if self.writer is not None and self.writer is not asyncio.current_task():
+            self.writer.cancel()
         for key in self.keys_held:
             self.registry.remove(key)
         self.keys_held.clear()
         groups, self.groups_held = self.groups_held, set()
         for group in groups:
-            try:
-                await self.channel_layer.group_discard(group, self.channel_name)
-            except Exception as exc:  # noqa: BLE001 - expires in the layer anyway
-                logger.warning("realtime: group_discard %s failed: %s", group, exc)
+            await self.hub.leave(group, self)
 
     async def _join(self, group: str, register: bool = True) -> None:
         if group not in self.groups_held:
             self.groups_held.add(group)
-            await self.channel_layer.group_add(group, self.channel_name)
+            await self.hub.join(group, self)
         if register and group not in self.keys_held:
             self.keys_held.add(group)
             await self.registry.add(group)
@@ -84,21 +92,59 @@ class ViaBtcConsumer(AsyncWebsocketConsumer):
             self.registry.remove(group)
         if group in self.groups_held:
             self.groups_held.discard(group)
-            await self.channel_layer.group_discard(group, self.channel_name)
+            await self.hub.leave(group, self)
 
-    async def _send_text(self, text: str) -> None:
-        """Every frame to the client goes here: a client that does not take it within
-        REALTIME_SEND_TIMEOUT is dropped (the layer's per-channel capacity bounds what waits)."""
+    def enqueue(self, item) -> None:
+        """A push from the hub (a channel-layer message) or a frame of text. A client whose
+        queue passes REALTIME_CLIENT_QUEUE is dropped (logged): memory stays bounded."""
         if self.closing:
             return
+        if self.outbox.qsize() >= settings.REALTIME_CLIENT_QUEUE:
+            self._drop(f"more than {settings.REALTIME_CLIENT_QUEUE} frames waiting")
+            return
+        self.outbox.put_nowait(item)
+
+    def _drop(self, why: str) -> None:
+        if self.closing:
+            return
+        self.closing = True
+        logger.warning("realtime: slow client dropped (%s), user %s", why, self.user_id)
+        asyncio.ensure_future(self._close_dropped())
+
+    async def _close_dropped(self) -> None:
+        await self.disconnect(1008)
+        if self.writer is not None:
+            self.writer.cancel()
         try:
-            await asyncio.wait_for(super().send(text_data=text), settings.REALTIME_SEND_TIMEOUT)
-        except asyncio.TimeoutError:
-            self.closing = True
-            logger.warning("realtime: slow client dropped (a push waited more than %s s) channel %s user %s",
-                           settings.REALTIME_SEND_TIMEOUT, self.channel_name, self.user_id)
-            await self.disconnect(1006)
-            raise StopConsumer() from None
+            await asyncio.wait_for(self.base_send({"type": "websocket.close", "code": 1008}), 1.0)
+        except Exception:  # noqa: BLE001 - the peer is not reading; the server drops the socket
+            pass
+
+    async def _write_forever(self) -> None:
+        timeout = settings.REALTIME_SEND_TIMEOUT
+        handlers = {"rt.push": self.rt_push, "rt.depth": self.rt_depth, "rt.order": self.rt_order,
+                    "rt.asset": self.rt_asset}
+        while True:
+            item = await self.outbox.get()
+            try:
+                if isinstance(item, str):
+                    await asyncio.wait_for(super().send(text_data=item), timeout)
+                else:
+                    await asyncio.wait_for(handlers[item["type"]](item), timeout)
+            except asyncio.TimeoutError:
+                self._drop(f"a frame waited more than {timeout} s")
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - this frame is lost, the connection goes on
+                logger.exception("realtime: sending to a client failed")
+
+    async def _send_text(self, text: str) -> None:
+        self.enqueue(text)
+
+    async def _write(self, text: str) -> None:
+        """Used by the push handlers, which run in the writer task."""
+        await super().send(text_data=text)
 
     # -- requests -----------------------------------------------------------------------
     async def receive(self, text_data=None, bytes_data=None):
@@ -147,8 +193,6 @@ class ViaBtcConsumer(AsyncWebsocketConsumer):
             text = exc.as_reply(rid)
         except RpcError as exc:
             text = p.error_reply(rid, exc.code, exc.message, exc.data)
-        except StopConsumer:
-            raise
         except Exception:
             logger.exception("realtime: %s failed", method)
             text = p.error_reply(rid, INTERNAL_ERROR)
@@ -295,7 +339,7 @@ class ViaBtcConsumer(AsyncWebsocketConsumer):
             self.depth = None
             self.depth_seq = 0
 
-    async def _depth_snapshot(self, key: str) -> None:
+    async def _depth_snapshot(self, key: str, send=None) -> None:
         """Send the bridge's cached full book of `key` (clean) and continue from its seq."""
         raw = await self.registry.cached(key)
         if raw is None:
@@ -304,7 +348,7 @@ class ViaBtcConsumer(AsyncWebsocketConsumer):
         if self.depth is None or self.depth[0] != key or cached["seq"] <= self.depth_seq:
             return
         self.depth_seq = cached["seq"]
-        await self._send_text(p.push("depth.update", [True, cached["book"], self.depth[1], cached["seq"]]))
+        await (send or self._send_text)(p.push("depth.update", [True, cached["book"], self.depth[1], cached["seq"]]))
 
     async def m_depth_unsubscribe(self, rid, params):
         await self._depth_drop()
@@ -419,7 +463,7 @@ class ViaBtcConsumer(AsyncWebsocketConsumer):
     # -- pushes from the bridge (channel-layer messages) --------------------------------
     async def rt_push(self, event):
         """Market data: the push text, built once by the bridge."""
-        await self._send_text(event["text"])
+        await self._write(event["text"])
 
     async def rt_depth(self, event):
         depth = self.depth
@@ -430,19 +474,19 @@ class ViaBtcConsumer(AsyncWebsocketConsumer):
             return  # already in the snapshot this connection got
         if event["clean"] or seq == self.depth_seq + 1:
             self.depth_seq = seq
-            await self._send_text(event["text"])
+            await self._write(event["text"])
             return
         # a gap (the layer dropped a message, or this client fell behind): resync
         logger.info("realtime: depth gap on %s (%d → %d): full book resent", depth[0], self.depth_seq, seq)
-        await self._depth_snapshot(depth[0])
+        await self._depth_snapshot(depth[0], self._write)
 
     async def rt_order(self, event):
         if event["user"] == self.user_id and event["market"] in self.order_markets:
-            await self._send_text(event["text"])
+            await self._write(event["text"])
 
     async def rt_asset(self, event):
         if event["user"] == self.user_id and event["asset"] in self.assets:
-            await self._send_text(event["text"])
+            await self._write(event["text"])
 
 
 def _is_zero(value) -> bool:

@@ -29,6 +29,7 @@ REALTIME_KEY_PREFIX = env.str("REALTIME_KEY_PREFIX", default="rt:")
 REALTIME_AUTH_URL = env.str("REALTIME_AUTH_URL", default="")  # server.auth: external check; empty = own sessions
 REALTIME_BACKEND_TIMEOUT = env.float("REALTIME_BACKEND_TIMEOUT", default=1.0)  # s: matcher, auth URL → code 5
 REALTIME_MAX_MESSAGE = env.int("REALTIME_MAX_MESSAGE", default=102_400)  # bytes per client frame (max_pkg_size)
+REALTIME_CLIENT_QUEUE = env.int("REALTIME_CLIENT_QUEUE", default=1000)  # frames waiting per client, then dropped
 REALTIME_SEND_TIMEOUT = env.float("REALTIME_SEND_TIMEOUT", default=10.0)  # s a push may wait on a slow client
 REALTIME_POLL_INTERVAL = env.float("REALTIME_POLL_INTERVAL", default=0.5)  # s: bridge market-data polls
 REALTIME_DEPTH_CLEAN_INTERVAL = env.float("REALTIME_DEPTH_CLEAN_INTERVAL", default=60.0)  # s between full books

@@ -150,12 +150,12 @@ class WsClient:
         return reply["result"]
 
     def wait_push(self, predicate, timeout=30.0, what="push") -> dict:
-        """The first buffered or arriving push satisfying predicate (consumed with those before it)."""
+        """The first buffered or arriving push satisfying predicate (taken out of the buffer)."""
         deadline = time.monotonic() + timeout
         while True:
             for i, msg in enumerate(self.pushes):
                 if predicate(msg):
-                    del self.pushes[: i + 1]
+                    del self.pushes[i]
                     return msg
             remaining = deadline - time.monotonic()
             if remaining <= 0:
