@@ -136,8 +136,10 @@ class ViaBtcConsumer(AsyncWebsocketConsumer):
                 return
             except asyncio.CancelledError:
                 raise
-            except Exception:  # noqa: BLE001 - this frame is lost, the connection goes on
-                logger.exception("realtime: sending to a client failed")
+            except Exception as exc:  # noqa: BLE001 - the connection is closing or gone
+                self.closing = True
+                logger.debug("realtime: writer stops: %r", exc)
+                return
 
     async def _send_text(self, text: str) -> None:
         self.enqueue(text)
