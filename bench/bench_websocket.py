@@ -7,8 +7,8 @@ on a fresh MySQL database (DATABASE_URL, dropped and re-created) and Redis keys 
 fresh prefix. `server.auth` goes to a tiny auth URL in this script (token = user id).
 
 For each N in --conns: N websocket connections (one client process, asyncio), each
-authenticated as user (i mod --users)+1 and subscribed to `order.subscribe BTCUSDT` and
-`depth.subscribe BTCUSDT 10 "0"`. Then an order driver (another process) places resting
+authenticated as user (i mod --users)+1 and subscribed to `order.subscribe BTCUSDT`, and
+every --depth-every-th one also to `depth.subscribe BTCUSDT 10 "0"`. Then an order driver (another process) places resting
 limit bids over HTTP JSON-RPC at --rate orders/s for --seconds, round-robin over the
 users, recording when each was acknowledged — through a second uvicorn process (as
 production runs several web workers), so the websocket process's load is measured alone. Latency of an order push = time the client
@@ -69,6 +69,12 @@ def rss_kb(pid: int) -> int:
     return 0
 
 
+def cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def pct(values, p):
     values = sorted(values)
     return values[min(len(values) - 1, int(len(values) * p))] if values else float("nan")
@@ -115,13 +121,13 @@ def rpc(port: int, method: str, params: list):
 
 
 # -- client process: N connections ----------------------------------------------------------
-def clients_main(port, n, users, ready, go, done, out):
+def clients_main(port, n, users, depth_every, ready, go, done, out):
     import uvloop
 
-    uvloop.run(_clients(port, n, users, ready, go, done, out))
+    uvloop.run(_clients(port, n, users, depth_every, ready, go, done, out))
 
 
-async def _clients(port, n, users, ready, go, done, out):
+async def _clients(port, n, users, depth_every, ready, go, done, out):
     from websockets.asyncio.client import connect
 
     orders: dict[int, list] = {}  # order id → receipt times (one per connection of its user)
@@ -143,8 +149,10 @@ async def _clients(port, n, users, ready, go, done, out):
                         return
                     await asyncio.sleep(1)
             user = i % users + 1
-            for j, (m, p) in enumerate((("server.auth", [str(user), "bench"]), ("order.subscribe", ["BTCUSDT"]),
-                                        ("depth.subscribe", ["BTCUSDT", 10, "0"]))):
+            requests = [("server.auth", [str(user), "bench"]), ("order.subscribe", ["BTCUSDT"])]
+            if i % depth_every == 0:
+                requests.append(("depth.subscribe", ["BTCUSDT", 10, "0"]))
+            for j, (m, p) in enumerate(requests):
                 await ws.send(json.dumps({"method": m, "params": p, "id": j + 1}))
             conns.append(ws)
 
@@ -213,6 +221,7 @@ def main():
     ap.add_argument("--rate", type=float, default=20)
     ap.add_argument("--seconds", type=float, default=20)
     ap.add_argument("--redis", default="redis://127.0.0.1:6379/15")
+    ap.add_argument("--depth-every", type=int, default=1, help="every K-th connection also subscribes to depth")
     args = ap.parse_args()
     prepare_database()
 
@@ -261,7 +270,7 @@ def main():
         web_before = rss_kb(procs["web"].pid)
         ctx = multiprocessing.get_context("spawn")
         ready, go, done, out = ctx.Event(), ctx.Event(), ctx.Event(), ctx.Queue()
-        cp = ctx.Process(target=clients_main, args=(wport, n, args.users, ready, go, done, out))
+        cp = ctx.Process(target=clients_main, args=(wport, n, args.users, args.depth_every, ready, go, done, out))
         cp.start()
         if not ready.wait(900):
             print(f"| {n} | clients not ready in 900 s |")
@@ -270,12 +279,18 @@ def main():
         web_after = rss_kb(procs["web"].pid)
         bridge_rss = rss_kb(procs["bridge"].pid)
         dout = ctx.Queue()
+        cpu0 = {k: cpu_seconds(procs[k].pid) for k in ("web", "bridge")}
+        cpu0["clients"] = cpu_seconds(cp.pid)
+        t_go = time.monotonic()
         go.set()
         dp = ctx.Process(target=driver_main, args=(rport, args.users, args.rate, args.seconds, base_price, dout))
         dp.start()
         acks = dout.get(timeout=args.seconds + 600)
         failed = acks.pop("failed", [])
         dp.join()
+        cpu = {k: cpu_seconds(procs[k].pid) - cpu0[k] for k in ("web", "bridge")}
+        cpu["clients"] = cpu_seconds(cp.pid) - cpu0["clients"]
+        span = time.monotonic() - t_go
         done.set()
         res = out.get(timeout=900)
         cp.join(60)
@@ -288,6 +303,9 @@ def main():
               f"{pct(lat, .5):.0f} / {pct(lat, .99):.0f} / {max(lat) if lat else float('nan'):.0f} | "
               f"{len(lat)}/{expected} | {pct(dlat, .5):.0f} / {pct(dlat, .99):.0f} | {res['msgs']} | "
               f"{res['errors']}/{res['closed']} |" + (f" {len(failed)} orders failed: {failed[0]}" if failed else ""),
+              flush=True)
+        print(f"  CPU during the order phase ({span:.0f} s): " + ", ".join(
+            f"{k} {v:.1f} s ({100 * v / span:.0f} %)" for k, v in cpu.items()) + f"; load {os.getloadavg()[0]:.1f}",
               flush=True)
         time.sleep(5)
     for name in ("bridge", "web", "web-rpc", "matcher", "kafka"):

@@ -64,8 +64,10 @@ class ViaBtcConsumer(AsyncWebsocketConsumer):
         # every frame to the client goes through this queue and one writer task
         self.outbox: asyncio.Queue = asyncio.Queue()
         self.writer = None
+        self.send_started = 0.0
         await self.accept()
         self.writer = asyncio.ensure_future(self._write_forever())
+        self.hub.watch(self)
 
     async def disconnect(self, code):
         self.closing = True
@@ -121,32 +123,35 @@ class ViaBtcConsumer(AsyncWebsocketConsumer):
             pass
 
     async def _write_forever(self) -> None:
-        timeout = settings.REALTIME_SEND_TIMEOUT
+        # No wait_for per frame (a task each): the hub's watchdog drops a connection whose
+        # send has been pending longer than REALTIME_SEND_TIMEOUT (send_started).
+        loop = asyncio.get_running_loop()
         handlers = {"rt.push": self.rt_push, "rt.depth": self.rt_depth, "rt.order": self.rt_order,
                     "rt.asset": self.rt_asset}
+        send = self.base_send
         while True:
             item = await self.outbox.get()
+            self.send_started = loop.time()
             try:
                 if isinstance(item, str):
-                    await asyncio.wait_for(super().send(text_data=item), timeout)
+                    await send({"type": "websocket.send", "text": item})
                 else:
-                    await asyncio.wait_for(handlers[item["type"]](item), timeout)
-            except asyncio.TimeoutError:
-                self._drop(f"a frame waited more than {timeout} s")
-                return
+                    await handlers[item["type"]](item)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - the connection is closing or gone
                 self.closing = True
                 logger.debug("realtime: writer stops: %r", exc)
                 return
+            finally:
+                self.send_started = 0.0
 
     async def _send_text(self, text: str) -> None:
         self.enqueue(text)
 
     async def _write(self, text: str) -> None:
         """Used by the push handlers, which run in the writer task."""
-        await super().send(text_data=text)
+        await self.base_send({"type": "websocket.send", "text": text})
 
     # -- requests -----------------------------------------------------------------------
     async def receive(self, text_data=None, bytes_data=None):

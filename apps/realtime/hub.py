@@ -30,6 +30,8 @@ class Hub:
         self.members: dict[str, set] = {}
         self._ready: asyncio.Future | None = None
         self._tasks: list = []
+        self.connections: "weakref.WeakSet" = weakref.WeakSet()
+        self._watchdog = None
 
     async def ready(self) -> None:
         if self._ready is None:
@@ -39,6 +41,25 @@ class Hub:
     async def _start(self) -> None:
         self.channel = await self.layer.new_channel("realtime.")
         self._tasks = [asyncio.ensure_future(self._read_forever()), asyncio.ensure_future(self._refresh_forever())]
+
+    def watch(self, consumer) -> None:
+        """Drop `consumer` when a send of it stays pending beyond REALTIME_SEND_TIMEOUT."""
+        self.connections.add(consumer)
+        if self._watchdog is None:
+            self._watchdog = asyncio.ensure_future(self._watch_forever())
+
+    async def _watch_forever(self) -> None:
+        from django.conf import settings
+
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(1.0)
+            limit = settings.REALTIME_SEND_TIMEOUT
+            now = loop.time()
+            for consumer in list(self.connections):
+                started = consumer.send_started
+                if started and now - started > limit and not consumer.closing:
+                    consumer._drop(f"a frame waited more than {limit} s")
 
     async def join(self, group: str, consumer) -> None:
         await self.ready()
