@@ -11,8 +11,8 @@ websocket clients comes from here, through the channel layer (docs/realtime.md).
   book + seq is cached in Redis before the push so a connection can resync from it.
 - Private events (websocket.md §5.2): topics `orders`, `balances` and `deals` (with
   MATCHER_KAFKA_TOPIC_PREFIX), every partition by assign(), offsets committed to the group
-  REALTIME_BRIDGE_GROUP (first start: the end of each partition — no replay of old
-  events; a restart resumes where it stopped). Messages are deduplicated by their `seq`
+  REALTIME_BRIDGE_GROUP (first start: from the beginning, order events older than STALE_S
+  are not pushed; a restart resumes where it stopped). Messages are deduplicated by their `seq`
   header per partition. `orders` → `order.update [event, order]` to the order's user's
   group when some connection of that user subscribed that market; `orders`, `balances`
   and `deals` (both parties, stock and money: asset pushes after trades) → one
@@ -40,6 +40,7 @@ from .registry import cache_name, keys_name, redis_client
 logger = logging.getLogger("apps.realtime.bridge")
 
 _dumps = orjson.dumps
+STALE_S = 300  # order events older than this (Kafka timestamp) are consumed without a push
 
 
 def _dec(value) -> Decimal:
@@ -77,7 +78,7 @@ class KafkaThread(threading.Thread):
         }
 
     def _assign_new(self, consumer) -> None:
-        from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, TopicPartition
+        from confluent_kafka import OFFSET_BEGINNING, TopicPartition
 
         try:
             meta = consumer.list_topics(timeout=5)
@@ -92,8 +93,6 @@ class KafkaThread(threading.Thread):
             for pid in tmeta.partitions:
                 if (topic, pid) not in self.assigned:
                     new.append(TopicPartition(topic, pid))
-        first = not self.metadata_seen
-        self.metadata_seen = True
         if not new:
             return
         try:
@@ -103,10 +102,10 @@ class KafkaThread(threading.Thread):
             return
         for tp in committed:
             if tp.offset < 0:
-                # never committed: a partition that existed when this bridge first looked
-                # starts at its end (no replay of old events); one that appeared later is
-                # new, read from its beginning (its first events are not skipped)
-                tp.offset = OFFSET_END if first else OFFSET_BEGINNING
+                # never committed (first start of this group): from the beginning, as every
+                # consumer of the platform (README §6) — nothing produced before the first
+                # assignment resolves is skipped; old order events are not pushed (STALE_S)
+                tp.offset = OFFSET_BEGINNING
         consumer.incremental_assign(committed)
         for tp in committed:
             self.assigned.add((tp.topic, tp.partition))
@@ -154,8 +153,9 @@ class KafkaThread(threading.Thread):
                     for k, v in m.headers() or ():
                         if k == "seq":
                             seq = int(v)
-                    batch.append((self.topics[m.topic()], m.topic(), m.partition(), m.offset(), seq, m.value()))
                     ts_type, ts = m.timestamp()
+                    batch.append((self.topics[m.topic()], m.topic(), m.partition(), m.offset(), seq, m.value(),
+                                  ts / 1000 if ts > 0 else None))
                     if ts > 0:
                         self.bridge.lag_ms.append(time.time() * 1000 - ts)
                 if batch:
@@ -166,7 +166,7 @@ class KafkaThread(threading.Thread):
                         logger.exception("realtime bridge: processing a batch failed")
                         continue
                     with self.lock:
-                        for _, topic, pid, offset, _, _ in batch:
+                        for _, topic, pid, offset, _, _, _ in batch:
                             self.processed[(topic, pid)] = max(self.processed.get((topic, pid), 0), offset + 1)
         finally:
             self._commit(consumer)
@@ -201,7 +201,8 @@ class Bridge:
     # -- private events -----------------------------------------------------------------
     async def events(self, batch: list) -> None:
         orders, refresh = [], []
-        for kind, topic, pid, _offset, seq, value in batch:
+        stale_before = time.time() - STALE_S
+        for kind, topic, pid, _offset, seq, value, ts in batch:
             if seq:
                 if seq <= self.last_seq.get((topic, pid), 0):
                     continue  # republished after a matcher crash: already pushed
@@ -215,7 +216,8 @@ class Bridge:
             if kind == "orders":
                 order = payload["order"]
                 user = order["user"]
-                orders.append((user, order["market"], payload["event"], order))
+                if ts is None or ts >= stale_before:  # an old event (first start, long outage) is not pushed
+                    orders.append((user, order["market"], payload["event"], order))
                 refresh += [(user, payload["stock"]), (user, payload["money"])]
             elif kind == "balances":
                 refresh.append((payload[1], payload[2]))
