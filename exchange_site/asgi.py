@@ -20,7 +20,9 @@ from apps.trading.jsonrpc import app as jsonrpc_app  # noqa: E402
 from exchange_site.guard import SiteGuard, is_jsonrpc  # noqa: E402
 from exchange_site.origins import BrowserOriginValidator  # noqa: E402
 
-websocket_routes = []  # the ViaBTC websocket protocol (/ws) is added by the realtime step
+from apps.realtime.routing import websocket_urlpatterns  # noqa: E402
+
+websocket_routes = list(websocket_urlpatterns)  # the ViaBTC websocket protocol at /ws and /ws/
 
 channels_application = ProtocolTypeRouter(
     {

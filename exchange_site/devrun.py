@@ -141,6 +141,7 @@ def platform_programs(port: int) -> list[tuple[str, str]]:
         ("matcher", f"{PY} -m matcher"),
         ("alerts", f"{PY} {BASE_DIR / 'manage.py'} alert_worker"),
         ("marketdata", f"{PY} {BASE_DIR / 'manage.py'} marketdata_consumer"),
+        ("realtime", f"{PY} {BASE_DIR / 'manage.py'} realtime_bridge"),
         ("celery-worker", f"{PY} -m celery -A exchange_site worker --loglevel INFO --concurrency 1 --pool solo"),
         ("celery-beat", f"{PY} -m celery -A exchange_site beat --loglevel INFO "
                         f"--schedule {RUN_DIR / 'celerybeat-schedule'}"),

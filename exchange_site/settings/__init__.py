@@ -7,7 +7,7 @@ checkout. Code reads ``django.conf.settings.X``: every default lives here, not a
 
     base       Django core: environment, secrets, hosts, apps, middleware, templates, static, i18n
     databases  DATABASES, the history router, per-engine tuning
-    stores     Redis, caches, the channel layer, Kafka, Celery
+    stores     Redis, caches, Kafka, Celery
     matcher    the matcher's RPC address and client, operation log, snapshots, history
                follower, back-pressure, Kafka publisher, configuration sync
     access     JSON-RPC at POST / (trust, batches, timeouts), REST v1 / DRF, API keys,
@@ -15,6 +15,7 @@ checkout. Code reads ``django.conf.settings.X``: every default lives here, not a
     logging    one line per record, for every process
     marketdata the deals consumer's Redis store, kline retention, Celery beat schedule
     alerts     CRITICAL records → Redis → alert worker → Alert rows + mail (apps.alerts)
+    realtime   the ViaBTC websocket protocol: channel layer, bridge, limits (apps.realtime)
 
 Later concerns (market data, realtime/websockets, alerts: steps 8-10) add their own module
 here and one import line below; a module may import what it needs from the ones above it.
@@ -27,3 +28,4 @@ from .access import *  # noqa: F401,F403
 from .logging import *  # noqa: F401,F403
 from .marketdata import *  # noqa: F401,F403
 from .alerts import *  # noqa: F401,F403
+from .realtime import *  # noqa: F401,F403

@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "apps.history",
     "apps.durability",
     "apps.marketdata",
+    "apps.realtime",
     "apps.alerts",
     "apps.console",
 ]

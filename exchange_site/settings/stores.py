@@ -1,4 +1,4 @@
-"""Redis, caches, the channel layer, Kafka, Celery."""
+"""Redis, caches, Kafka, Celery (the channel layer: realtime.py)."""
 from .base import env
 
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")  # channel layer, api cache, Celery
@@ -15,14 +15,7 @@ CACHES = {
     },
 }
 
-# Django Channels over Redis (websockets).
-CHANNEL_LAYERS = {
-    "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
-        # redis-py 8 has a 5 s socket timeout that kills idle websocket receives.
-        "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": None}], "capacity": 1500, "expiry": 10},
-    }
-}
+# The channel layer (websockets) is in realtime.py.
 
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)  # Celery broker
 CELERY_TIMEZONE = "UTC"  # Celery beat schedules in UTC
