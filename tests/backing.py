@@ -50,6 +50,22 @@ def wait_for(predicate, timeout: float = 60.0, interval: float = 0.05):
     return predicate()
 
 
+def until(predicate, timeout: float = 60.0, what: str = "condition", ignore: tuple = (), interval: float = 0.05):
+    """predicate()'s first truthy value within a generous deadline (exceptions in `ignore`
+    count as "not yet"); AssertionError naming `what` when the deadline passes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            value = predicate()
+        except ignore:
+            value = None
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(interval)
+
+
 def wait_port(host: str, port: int, timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -1,6 +1,5 @@
 """A real `python -m matcher` on the test database (committed rows: transactional_db), no
 Kafka, the configuration synced every 0.5 s; the Django side's matcher client points at it."""
-import time
 
 import pytest
 from django.contrib.auth.models import Group, User
@@ -8,23 +7,13 @@ from django.contrib.auth.models import Group, User
 from apps.markets.services import demo_config_seed
 from apps.trading import client as matcher_client
 from apps.wire.errors import RpcError
+from tests.backing import until
 from tests.matcherproc import MatcherProc, server_database_url
 
 
 def wait_for(predicate, timeout=30.0, what="condition"):
     """Poll `predicate` until truthy (a generous deadline, no timing asserted)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            value = predicate()
-        except (RpcError, OSError):
-            value = None
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
-
+    return until(predicate, timeout, what, ignore=(RpcError, OSError))
 
 @pytest.fixture
 def matcher_proc(transactional_db, tmp_path):

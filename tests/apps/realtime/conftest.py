@@ -18,7 +18,7 @@ from websockets.sync.client import connect
 
 from apps.markets.services import demo_config_seed
 from exchange_site import devrun
-from tests.backing import free_port, wait_port
+from tests.backing import free_port, until, wait_port
 from tests.matcherproc import ROOT, MatcherProc, server_database_url
 
 
@@ -177,18 +177,7 @@ class WsClient:
 
 
 def wait_for(condition, timeout=60.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            value = condition()
-        except Exception:  # noqa: BLE001 - not yet
-            value = None
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
-
+    return until(condition, timeout, what, ignore=(Exception,), interval=0.1)
 
 @pytest.fixture
 def make_stack(transactional_db, kafka_broker, redis_url, tmp_path):

@@ -2,7 +2,6 @@
 port, on the test database (committed rows: transactional_db), with the session's Kafka
 broker. Orders, fills and staff deposits go through the matcher; history is read from the
 rows its history writer commits."""
-import time
 import uuid
 
 import pytest
@@ -11,25 +10,15 @@ from django.test import Client
 from apps.markets.services import demo_config_seed
 from apps.trading import client as matcher_client
 from apps.wire.errors import RpcError
-from tests.matcherproc import ROOT, MatcherProc, server_database_url
+from tests.backing import until
+from tests.matcherproc import MatcherProc, server_database_url
 
 from .conftest import signed_client
 
 
 
 def _wait(predicate, timeout=15.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            value = predicate()
-        except RpcError:
-            value = None
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
-
+    return until(predicate, timeout, what, ignore=(RpcError,))
 
 @pytest.fixture
 def live_matcher(transactional_db, kafka_broker, tmp_path):
