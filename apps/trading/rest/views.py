@@ -8,6 +8,7 @@ from rest_framework.views import APIView
 
 from apps.accounts.authentication import HasScope
 from apps.accounts.models import ApiKey
+from apps.console import services as audit
 from apps.trading import selectors, services
 from apps.wire.numbers import U64
 
@@ -219,7 +220,11 @@ class _BalanceAdjustView(StaffView):
 
     def post(self, request):
         data = _body(s.BalanceAdjustIn, request)
-        return Response(services.balance_adjust(staff_user=request.user, withdraw=self.withdraw, **data), status=201)
+        result = services.balance_adjust(staff_user=request.user, withdraw=self.withdraw, **data)
+        # a staff action: one audit row, as from the console (docs/console.md)
+        audit.record(request.user, "balance.withdraw" if self.withdraw else "balance.deposit",
+                     f"user {data['user_id']}", {**result, "via": "rest"})
+        return Response(result, status=201)
 
 
 _ADJUST_EXAMPLE = {"user_id": 2, "asset": "BTC", "amount": "1.5", "business_id": 1001}

@@ -7,6 +7,7 @@ from django.test import Client
 
 from apps.accounts.models import ApiKey
 from apps.accounts.services import api_key_revoke
+from apps.console.models import AuditLog
 
 from .conftest import fund, signed_client
 from .helpers import SignedClient, sign
@@ -178,6 +179,9 @@ def test_deposits_and_withdrawals_are_staff_only(engine, alice_api, staff_api, b
     assert engine.call("balance.query", [bob.pk, "BTC"]) == {"BTC": {"available": "1.5", "freeze": "0"}}
     method, params = engine.mutating_calls()[-1]
     assert params[5] == {"staff": staff_api.user.pk}
+    (row,) = AuditLog.objects.all()  # a staff action: one audit row (refusals write none)
+    assert (row.actor, row.action, row.target) == (staff_api.user, "balance.deposit", f"user {bob.pk}")
+    assert row.details == {**r.json(), "via": "rest"}
 
     # the same business_id again: refused, applied once
     r = staff_api.post("/api/v1/staff/deposits/", body)
@@ -187,6 +191,7 @@ def test_deposits_and_withdrawals_are_staff_only(engine, alice_api, staff_api, b
     r = staff_api.post("/api/v1/staff/withdrawals/", {**body, "amount": "0.5", "business_id": 8})
     assert r.status_code == 201 and r.json()["change"] == "-0.5" and r.json()["business"] == "withdraw"
     assert engine.call("balance.query", [bob.pk, "BTC"])["BTC"]["available"] == "1"
+    assert [a.action for a in AuditLog.objects.order_by("id")] == ["balance.deposit", "balance.withdraw"]
 
 
 def test_staff_key_without_trade_scope_cannot_deposit(engine, staff, bob):
