@@ -32,6 +32,8 @@ import sys
 import time
 import uuid
 
+from benchdb import fresh_database  # bench/benchdb.py (scripts run from bench/)
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "exchange_site.settings")
@@ -49,23 +51,6 @@ def cpu_seconds(pid: int) -> float:
 def pct(values, p):
     values = sorted(values)
     return values[min(len(values) - 1, int(len(values) * p))] if values else 0.0
-
-
-def prepare_database():
-    from urllib.parse import urlparse
-
-    u = urlparse(os.environ.get("DATABASE_URL", ""))
-    if u.scheme != "mysql":
-        sys.exit("set DATABASE_URL=mysql://root@127.0.0.1:3306/bench_marketdata (it is dropped and re-created)")
-    import MySQLdb
-
-    conn = MySQLdb.connect(host=u.hostname or "127.0.0.1", port=u.port or 3306, user=u.username or "root",
-                           passwd=u.password or "")
-    name = u.path.lstrip("/")
-    conn.cursor().execute(f"DROP DATABASE IF EXISTS `{name}`")
-    conn.cursor().execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
-    conn.close()
-    subprocess.run([sys.executable, "manage.py", "migrate", "--skip-checks", "-v0"], cwd=ROOT, check=True)
 
 
 def consumer_proc(env: dict, log_path: str) -> subprocess.Popen:
@@ -296,7 +281,7 @@ def main():
     ap.add_argument("--verbose", action="store_true")
     ap.add_argument("--timeout", type=float, default=600.0)
     args = ap.parse_args()
-    prepare_database()
+    fresh_database("bench_marketdata")
     import django
 
     django.setup()

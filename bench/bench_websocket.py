@@ -38,6 +38,8 @@ import uuid
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from benchdb import fresh_database  # bench/benchdb.py (scripts run from bench/)
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "exchange_site.settings")
@@ -90,24 +92,6 @@ class Auth(BaseHTTPRequestHandler):
 
     def log_message(self, *a):
         pass
-
-
-def prepare_database():
-    from urllib.parse import urlparse
-
-    u = urlparse(os.environ.get("DATABASE_URL", ""))
-    if u.scheme != "mysql":
-        sys.exit("set DATABASE_URL=mysql://root@127.0.0.1:3306/bench_websocket (it is dropped and re-created)")
-    import MySQLdb
-
-    conn = MySQLdb.connect(host=u.hostname or "127.0.0.1", port=u.port or 3306, user=u.username or "root",
-                           passwd=u.password or "")
-    name = u.path.lstrip("/")
-    conn.cursor().execute(f"DROP DATABASE IF EXISTS `{name}`")
-    conn.cursor().execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
-    conn.close()
-    subprocess.run([sys.executable, "manage.py", "migrate", "--skip-checks", "-v0"], cwd=ROOT, check=True)
-    subprocess.run([sys.executable, "manage.py", "seed_markets"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
 
 
 def rpc(port: int, method: str, params: list):
@@ -223,7 +207,7 @@ def main():
     ap.add_argument("--redis", default="redis://127.0.0.1:6379/15")
     ap.add_argument("--depth-every", type=int, default=1, help="every K-th connection also subscribes to depth")
     args = ap.parse_args()
-    prepare_database()
+    fresh_database("bench_websocket", seed=True)
 
     from exchange_site import devrun
 
