@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from decimal import Decimal
 
 import orjson
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -20,6 +21,7 @@ from django.conf import settings
 
 from apps.trading.client import MatcherUnavailable, get_client
 from apps.wire.errors import INTERNAL_ERROR, INVALID_ARGUMENT, METHOD_NOT_FOUND, SERVICE_TIMEOUT, RpcError
+from matcher.core.numbers import fmt
 
 from . import auth, protocol as p
 from .hub import get_hub
@@ -65,14 +67,19 @@ class ViaBtcConsumer(AsyncWebsocketConsumer):
         self.outbox: asyncio.Queue = asyncio.Queue()
         self.writer = None
         self.send_started = 0.0
+        self.last_frame = asyncio.get_running_loop().time()  # the client's last frame (idle timeout)
+        self.idle_watch = None
         await self.accept()
         self.writer = asyncio.ensure_future(self._write_forever())
+        self.idle_watch = asyncio.ensure_future(self._close_when_idle())
         self.hub.watch(self)
 
     async def disconnect(self, code):
         self.closing = True
         if self.writer is not None and self.writer is not asyncio.current_task():
             self.writer.cancel()
+        if self.idle_watch is not None and self.idle_watch is not asyncio.current_task():
+            self.idle_watch.cancel()
         for key in self.keys_held:
             self.registry.remove(key)
         self.keys_held.clear()
@@ -122,6 +129,26 @@ class ViaBtcConsumer(AsyncWebsocketConsumer):
         except Exception:  # noqa: BLE001 - the peer is not reading; the server drops the socket
             pass
 
+    async def _close_when_idle(self) -> None:
+        """websocket.md §1: closed after REALTIME_KEEP_ALIVE s without any frame from the
+        client, checked every REALTIME_IDLE_CHECK_INTERVAL s."""
+        loop = asyncio.get_running_loop()
+        while not self.closing:
+            await asyncio.sleep(settings.REALTIME_IDLE_CHECK_INTERVAL)
+            if self.closing:
+                return
+            if loop.time() - self.last_frame > settings.REALTIME_KEEP_ALIVE:
+                logger.info("realtime: idle connection closed (no frame for %s s), user %s",
+                            settings.REALTIME_KEEP_ALIVE, self.user_id)
+                self.closing = True
+                if self.writer is not None:
+                    self.writer.cancel()
+                try:
+                    await asyncio.wait_for(self.base_send({"type": "websocket.close", "code": 1000}), 1.0)
+                except Exception:  # noqa: BLE001 - the peer is gone; the server drops the socket
+                    pass
+                return
+
     async def _write_forever(self) -> None:
         # No wait_for per frame (a task each): the hub's watchdog drops a connection whose
         # send has been pending longer than REALTIME_SEND_TIMEOUT (send_started).
@@ -155,6 +182,7 @@ class ViaBtcConsumer(AsyncWebsocketConsumer):
 
     # -- requests -----------------------------------------------------------------------
     async def receive(self, text_data=None, bytes_data=None):
+        self.last_frame = asyncio.get_running_loop().time()
         raw = text_data if text_data is not None else bytes_data
         if raw is None:
             return
@@ -376,8 +404,12 @@ class ViaBtcConsumer(AsyncWebsocketConsumer):
         for key, raw in zip(keys, await self.registry.cached_many(keys)):
             if raw is not None:
                 params = _loads(raw)
-                if kind == "price" and _is_zero(params[1]):
-                    continue
+                if kind == "price":
+                    if _is_zero(params[1]):
+                        continue
+                    # websocket.md §5.1: the on-subscribe price is `fmt`-formatted (the
+                    # polled pushes carry market.last's unstripped string)
+                    params = [params[0], fmt(Decimal(params[1]))]
                 await self._send_text(p.push(f"{kind}.update", params))
         return None
 
@@ -413,6 +445,13 @@ class ViaBtcConsumer(AsyncWebsocketConsumer):
 
     # -- private: orders and assets -----------------------------------------------------
     async def m_order_query(self, rid, params):
+        # websocket.md §3: the backend connection (code 2) is checked before auth (code 6)
+        try:
+            await get_client().ensure_connected()
+        except MatcherUnavailable:
+            return p.error_reply(rid, INTERNAL_ERROR)
+        if not self.user_id:
+            return p.error_reply(rid, p.REQUIRE_AUTH, "require authentication")
         p.count(params, 3)
         market = p.name(params[0], "market")
         offset = p.integer(params[1], "offset", 0)
@@ -528,7 +567,7 @@ METHODS = {  # name → (handler, needs auth)
     "deals.query": (ViaBtcConsumer.m_deals_query, False),
     "deals.subscribe": (ViaBtcConsumer.m_deals_subscribe, False),
     "deals.unsubscribe": (ViaBtcConsumer.m_deals_unsubscribe, False),
-    "order.query": (ViaBtcConsumer.m_order_query, True),
+    "order.query": (ViaBtcConsumer.m_order_query, False),  # checks auth itself, after the backend
     "order.history": (ViaBtcConsumer.m_order_history, True),
     "order.subscribe": (ViaBtcConsumer.m_order_subscribe, True),
     "order.unsubscribe": (ViaBtcConsumer.m_order_unsubscribe, True),

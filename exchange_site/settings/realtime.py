@@ -26,6 +26,8 @@ REALTIME_REDIS_URL = env.str("REALTIME_REDIS_URL", default=REDIS_URL)  # subscri
 REALTIME_KEY_PREFIX = env.str("REALTIME_KEY_PREFIX", default="rt:")
 REALTIME_AUTH_URL = env.str("REALTIME_AUTH_URL", default="")  # server.auth: external check; empty = own sessions
 REALTIME_BACKEND_TIMEOUT = env.float("REALTIME_BACKEND_TIMEOUT", default=1.0)  # s: matcher, auth URL → code 5
+REALTIME_KEEP_ALIVE = env.float("REALTIME_KEEP_ALIVE", default=3600.0)  # s without a client frame, then closed
+REALTIME_IDLE_CHECK_INTERVAL = env.float("REALTIME_IDLE_CHECK_INTERVAL", default=60.0)  # s between idle checks
 REALTIME_MAX_MESSAGE = env.int("REALTIME_MAX_MESSAGE", default=102_400)  # bytes per client frame (max_pkg_size)
 REALTIME_CLIENT_QUEUE = env.int("REALTIME_CLIENT_QUEUE", default=1000)  # frames waiting per client, then dropped
 REALTIME_SEND_TIMEOUT = env.float("REALTIME_SEND_TIMEOUT", default=10.0)  # s a push may wait on a slow client

@@ -89,7 +89,9 @@ def test_pushes_and_isolation(stack, django_user_model):
     snap = late.wait_push(method_is("depth.update"), what="snapshot on subscribe")
     assert snap["params"] == [True, {"asks": [], "bids": [["8000", "0.6"]]}, "BTCUSDT", seq + 2]
     late.ok("price.subscribe", ["BTCUSDT"])
-    assert D(late.wait_push(method_is("price.update"))["params"][1]) == 8000
+    # on subscribe `fmt`-formatted (websocket.md §5.1); polled: market.last's own string
+    assert late.wait_push(method_is("price.update"))["params"] == ["BTCUSDT", "8000"]
+    assert price["params"][1] == late.ok("price.query", ["BTCUSDT"])
     late.ok("deals.subscribe", ["BTCUSDT"])
     assert late.wait_push(method_is("deals.update"))["params"][1][0]["id"] == deal["id"]
 
