@@ -10,8 +10,8 @@ A fresh MariaDB database (bench_matcher_rpc_<pid>, dropped after), `manage.py mi
 (apps.trading.client.MatcherClient): 1000 funded users, `order.put_limit` on BTCUSDT,
 half of them priced through the book. Reported: orders/s, latency p50/p99, refusals, and
 the CPU (utime + stime from /proc) per accepted order of the matcher process — its
-event-loop thread and its other threads (operation-log writer, Kafka publisher,
-librdkafka) apart — and of its children (history follower, snapshot follower).
+event-loop thread and its other threads (operation-log writer, followers' report
+readers) apart — and of its children (history, Kafka and snapshot followers).
 """
 from __future__ import annotations
 
@@ -60,6 +60,7 @@ def cpu_breakdown(pid: int) -> dict:
         except OSError:
             continue
         name = {"matcher.sinks.history_child": "history_follower",
+                "matcher.sinks.kafka_child": "kafka_follower",
                 "matcher.log.snapshot_child": "snapshot_follower"}.get(cmd[2] if len(cmd) > 2 else "", c)
         s = stat(f"/proc/{c}/stat")
         if s:
