@@ -198,10 +198,8 @@ class MatcherService:
         while self._held:
             _, done, _ = self._held.popleft()
             _answer(done, _error(SERVICE_UNAVAILABLE, None, {"reason": "stopped before commit"}))
-        if self.history is not None:
-            await asyncio.to_thread(self.history.stop, timeout)
-        if self.kafka is not None:
-            await asyncio.to_thread(self.kafka.stop, timeout)
+        # both followers catch up with the committed log at the same time
+        await asyncio.gather(*(asyncio.to_thread(f.stop, timeout) for f in (self.history, self.kafka) if f is not None))
         await asyncio.to_thread(self.follower.close)
         self._ready = False
 
@@ -357,6 +355,8 @@ class MatcherService:
             "history_restarts": self.history.restarts if self.history else None,
             "kafka_position": self.kafka.position if self.kafka else None,
             "kafka_backlog": self.kafka.backlog() if self.kafka else None,  # operations
+            "kafka_healthy": self.kafka.healthy if self.kafka else None,
+            "kafka_restarts": self.kafka.restarts if self.kafka else None,
             "refusal": self.refusal(),
             "last_snapshot": self.last_snapshot,
         }
