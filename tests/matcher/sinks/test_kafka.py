@@ -247,3 +247,78 @@ def test_the_idempotent_producer_states_that_need_a_new_producer():
     assert not p._resend
     p._on_stats('{"eos": {"idemp_state": "Assigned", "epoch_cnt": 0}, %s}' % waiting)
     assert p.recreate_reasons == ["stuck with a broker up"]
+
+
+class StandInProducer:
+    """produce() records (seq, topic, key, on_delivery); the test delivers by seq."""
+
+    def __init__(self):
+        self.sent = []
+
+    def produce(self, topic, value, key, headers, on_delivery):
+        self.sent.append((int(dict(headers)["seq"]), topic, key, on_delivery))
+
+    def poll(self, timeout=0):
+        return 0
+
+    def purge(self):
+        pass
+
+    def deliver(self, seq, err=None):
+        (cb,) = [cb for s, _, _, cb in self.sent if s == seq]
+        cb(err, None)
+
+
+def test_positions_follow_the_deliveries_in_seq_order():
+    """No broker: the event position is the highest seq with every message up to it
+    delivered (events not published count as delivered), the operation position the last
+    operation whose events all lie at or below it (operations without messages included);
+    a failed delivery has every undelivered message produced again, in seq order, by a new
+    producer."""
+    from confluent_kafka import KafkaError
+
+    from matcher.core import Engine
+    from matcher.sinks.kafka import KafkaPublisher
+
+    engine = Engine()
+    pub = KafkaPublisher("127.0.0.1:1", topic_prefix="x-")
+    pub.producer = first = StandInProducer()
+    t = 1_700_000_000_000_000
+    cmds = SETUP + [("balance.update", [1, "USDT", "deposit", 1, "1000", {}]),  # operation 6: seq 1
+                    ("balance.update", [2, "BTC", "deposit", 2, "1", {}]),  # 7: seq 2
+                    ("order.put_limit", [1, "BTCUSDT", 2, "0.1", "100", "0.002", "0.001", "s"]),  # 8: seq 3
+                    ("order.put_limit", [2, "BTCUSDT", 1, "0.1", "100", "0.002", "0.001", "s"])]  # 9: deal 4, fills 5-10, orders 11-12
+    for m, p in cmds:
+        out = engine.execute(m, p, t)
+        assert out.error is None
+        if out.events:
+            pub.publish(out.oper_id, out.events)
+    pub.reached(engine.oper_seq)
+    assert [(s, topic) for s, topic, _, _ in first.sent] == [
+        (1, "x-balances"), (2, "x-balances"), (3, "x-orders"), (4, "x-deals"), (11, "x-orders"), (12, "x-orders")]
+    pub.pump()
+    assert (pub.position, pub.oper_position) == (0, 0)  # 1-5 have no messages: they count with operation 6
+    first.deliver(2)
+    pub.pump()
+    assert (pub.position, pub.oper_position) == (0, 0)
+    first.deliver(1)
+    pub.pump()
+    assert (pub.position, pub.oper_position) == (2, 7)
+    first.deliver(3)
+    first.deliver(4)
+    pub.pump()
+    assert (pub.position, pub.oper_position) == (10, 8)  # fills 5-10 are not published
+    first.deliver(12)
+    first.deliver(11, KafkaError(KafkaError._MSG_TIMED_OUT))
+    second = StandInProducer()
+    pub._producer = lambda: second
+    pub.pump()
+    assert pub.recreate_reasons == ["delivery _MSG_TIMED_OUT"] and pub.resends == 1
+    assert [s for s, *_ in second.sent] == [11, 12]
+    first.deliver(11)  # a report of the replaced producer: ignored
+    pub.pump()
+    assert (pub.position, pub.oper_position) == (10, 8)
+    second.deliver(11)
+    second.deliver(12)
+    pub.pump()
+    assert (pub.position, pub.oper_position) == (12, 9) and not pub.inflight
