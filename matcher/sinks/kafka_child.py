@@ -48,7 +48,7 @@ def main() -> int:
     conf = json.loads(os.environ.get(ENV) or "{}")
     parent_gone = ParentWatch()
     db = Db(alias)
-    tail = LogTail(db, KafkaPublisher.NAME, page=PAGE, stop=lambda: parent_gone.gone, log=logger)
+    tail = LogTail(db, KafkaPublisher.NAME, page=PAGE, stop=parent_gone, log=logger)  # also while the database is down
     pub = None
     reported = (None, None, None)
     last_report = 0.0
