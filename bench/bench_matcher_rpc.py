@@ -10,8 +10,8 @@ A fresh MariaDB database (bench_matcher_rpc_<pid>, dropped after), `manage.py mi
 (apps.trading.client.MatcherClient): 1000 funded users, `order.put_limit` on BTCUSDT,
 half of them priced through the book. Reported: orders/s, latency p50/p99, refusals, and
 the CPU (utime + stime from /proc) per accepted order of the matcher process — its
-event-loop thread and its other threads (operation-log writer, Kafka publisher,
-librdkafka) apart — and of its children (history follower, snapshot follower).
+event-loop thread and its other threads (operation-log writer, followers' report
+readers) apart — and of its children (history, Kafka and snapshot followers).
 """
 from __future__ import annotations
 
@@ -60,6 +60,7 @@ def cpu_breakdown(pid: int) -> dict:
         except OSError:
             continue
         name = {"matcher.sinks.history_child": "history_follower",
+                "matcher.sinks.kafka_child": "kafka_follower",
                 "matcher.log.snapshot_child": "snapshot_follower"}.get(cmd[2] if len(cmd) > 2 else "", c)
         s = stat(f"/proc/{c}/stat")
         if s:
@@ -93,6 +94,7 @@ async def load(args, port):
             bid += 1
             await must("balance.update", [u, asset, "deposit", bid, amt, {}])
     lat, refused = [], [0]
+    reasons: dict = {}
     todo = [args.orders]
 
     async def worker(i, count, record):
@@ -110,6 +112,8 @@ async def load(args, port):
             rep = await client.request("order.put_limit", [uid, "BTCUSDT", side, "0.01", price, "0.002", "0.001", "b"])
             if rep["error"] is not None:
                 refused[0] += 1
+                reason = (rep["error"].get("data") or {}).get("reason", rep["error"]["message"])
+                reasons[reason] = reasons.get(reason, 0) + 1
                 count[0] += 1
                 await asyncio.sleep(0.001)
                 continue
@@ -119,7 +123,9 @@ async def load(args, port):
     await asyncio.gather(*[worker(1000 + i, [max(200, args.orders // 20) // args.concurrency], False)
                            for i in range(args.concurrency)])  # warm-up
     refused[0] = 0
-    return client, lambda: asyncio.gather(*[worker(i, todo, True) for i in range(args.concurrency)]), lat, refused
+    reasons.clear()
+    return (client, lambda: asyncio.gather(*[worker(i, todo, True) for i in range(args.concurrency)]), lat, refused,
+            reasons)
 
 
 def main():
@@ -170,7 +176,7 @@ def main():
         wait_port("127.0.0.1", port, timeout=120)
 
         async def go():
-            client, run, lat, refused = await load(args, port)
+            client, run, lat, refused, reasons = await load(args, port)
             await asyncio.sleep(1)
             c0, t0 = cpu_breakdown(proc.pid), time.monotonic()
             await run()
@@ -179,7 +185,7 @@ def main():
             n = len(lat)
             us = {k: round((c1[k] - c0.get(k, 0.0)) * 1e6 / n, 1) for k in c1}
             us["matcher_process"] = round(us["loop_thread"] + us["other_threads"], 1)
-            return {"orders": n, "orders_per_s": round(n / (t1 - t0)), "refused": refused[0],
+            return {"orders": n, "orders_per_s": round(n / (t1 - t0)), "refused": refused[0], "refused_by": reasons,
                     "p50_ms": round(pct(lat, 0.5) * 1000, 2), "p99_ms": round(pct(lat, 0.99) * 1000, 2),
                     "cpu_us_per_order": us, "loadavg": open("/proc/loadavg").read().split()[:3]}
 

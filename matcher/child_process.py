@@ -1,8 +1,9 @@
 """A supervised child process of the matcher: ``python -m <module>`` with the matcher's
 database settings, talking JSON lines over its stdin/stdout.
 
-The matcher runs two: the snapshot follower (``matcher.log.snapshot_child``) and the
-history follower (``matcher.sinks.history_child``). Both are fresh interpreters, not
+The matcher runs three: the snapshot follower (``matcher.log.snapshot_child``), the
+history follower (``matcher.sinks.history_child``) and the Kafka follower
+(``matcher.sinks.kafka_child``). All are fresh interpreters, not
 ``fork()``s (unsafe beside librdkafka's and the database driver's threads), so each sets up
 Django itself (``child_setup``) with the parent's connection settings (``child_env``: a
 test database is followed too). A child exits at EOF of its stdin — when the matcher
@@ -44,16 +45,17 @@ def child_env(alias: str) -> dict:
 class ChildProcess:
     """One ``python -m module`` child with pipes on its stdin and stdout (bytes)."""
 
-    def __init__(self, module: str, alias: str = "default"):
+    def __init__(self, module: str, alias: str = "default", env: dict | None = None):
         self.module = module
         self.alias = alias
+        self.extra_env = env or {}  # more environment variables of the child
         self.proc: subprocess.Popen | None = None
         self._env: dict | None = None
 
     def spawn(self) -> None:
         """Start the process (a new one each call; the previous one must have ended)."""
         if self._env is None:
-            self._env = child_env(self.alias)
+            self._env = dict(child_env(self.alias), **self.extra_env)
         self.proc = subprocess.Popen([sys.executable, "-m", self.module], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, env=self._env, cwd=str(PROJECT_DIR))
 

@@ -8,14 +8,15 @@ docs/durability.md).
   pending a read answers at once.
 - A mutating command is applied to the engine at once (stamped with a non-decreasing
   ``time_us``), its normalised params go to the operation-log writer, and the reply is
-  held until the transaction holding that log entry committed (group commit). Only then
-  do its events go to the Kafka publisher — so no output ever shows a command that a
-  crash could undo. History rows are written by the history follower process
-  (``matcher/sinks/history_follower.py``), which derives them from the committed log.
+  held until the transaction holding that log entry committed (group commit). The
+  outputs are follower processes that derive them from the committed log — so no output
+  ever shows a command that a crash could undo: history rows
+  (``matcher/sinks/history_follower.py``) and Kafka messages
+  (``matcher/sinks/kafka_follower.py``). This process needs no event objects.
 - Back-pressure: new mutating commands get code 3 ``service unavailable`` while the log
   is unhealthy (database unreachable) or any backlog is over its limit: log, history lag
   (in seconds: the oldest acknowledged operation whose history rows are not written yet;
-  and in operations), Kafka. Reads keep working.
+  and in operations), Kafka (committed operations not delivered yet). Reads keep working.
 
 Admin methods (not engine methods): ``snapshot.make`` → a snapshot at the last committed
 operation, ``matcher.status`` → health and backlogs.
@@ -67,7 +68,7 @@ class MatcherService:
                  config_sync=None, config_sync_interval: float = 0.0, kafka_config: dict | None = None,
                  kafka_topic_prefix: str | None = None):
         """``engine`` given → no recovery (tests); else the engine is recovered from the
-        database in ``start()``. ``kafka_bootstrap`` None/"" → no Kafka publisher.
+        database in ``start()``. ``kafka_bootstrap`` None/"" → no Kafka follower.
         Arguments left None come from the settings (MATCHER_HISTORY, SNAPSHOT_*,
         MATCHER_*_LIMIT*, MATCHER_KAFKA_TOPIC_PREFIX); ``from_settings`` also wires Kafka
         and the configuration sync interval from them."""
@@ -95,7 +96,7 @@ class MatcherService:
         self.kafka_config = kafka_config
         self.kafka_topic_prefix = setting(kafka_topic_prefix, "MATCHER_KAFKA_TOPIC_PREFIX")
         self.recovery_info: dict | None = None
-        self._pending: deque = deque()  # (oper_id, done(reply), events, result) in oper_id order
+        self._pending: deque = deque()  # (oper_id, done(reply), result) in oper_id order
         self._held: deque = deque()  # (oper_id, done(reply), reply): replies waiting for that commit, in order
         self._last_t = 0
         self._ready = False
@@ -124,29 +125,29 @@ class MatcherService:
     async def start(self) -> None:
         loop = self._loop = asyncio.get_running_loop()
         db = Db(self.alias)
-        tail: list = []
         try:
             positions = await asyncio.to_thread(read_progress, db)
-            hist_pos = positions.get("history", 0)
-            kafka_pos = positions.get("kafka", 0)
+            # the outputs' processes, recovering in parallel with this one
             if self.history_enabled:
-                # its own process, recovering in parallel with this one
                 from matcher.sinks.history_follower import HistoryFollower
 
-                self.history = HistoryFollower(alias=self.alias, position=hist_pos, committed=self._committed_id)
+                self.history = HistoryFollower(alias=self.alias, position=positions.get("history", 0),
+                                               committed=self._committed_id)
                 self.history.start()
-            # the events to hand to the in-process outputs again (Kafka only)
-            sink_pos = kafka_pos if self.kafka_bootstrap else None
-            if self.engine is None:
-                def on_events(evs):
-                    if sink_pos is not None and evs[-1].seq > sink_pos:
-                        tail.extend(evs)
+            if self.kafka_bootstrap:
+                from matcher.sinks.kafka_follower import KafkaFollower
 
-                self.engine, self.recovery_info = await asyncio.to_thread(recover, db, sink_pos, on_events)
+                self.kafka = KafkaFollower(self.kafka_bootstrap, topic_prefix=self.kafka_topic_prefix,
+                                           config=self.kafka_config, alias=self.alias,
+                                           position=positions.get("kafka", 0), committed=self._committed_id)
+                self.kafka.start()
+            if self.engine is None:
+                self.engine, self.recovery_info = await asyncio.to_thread(recover, db)
                 self._last_t = await asyncio.to_thread(self._last_logged_time, db)
         except BaseException:
-            if self.history is not None:
-                await asyncio.to_thread(self.history.stop, 0)
+            for sink in (self.history, self.kafka):
+                if sink is not None:
+                    await asyncio.to_thread(sink.stop, 0)
             raise
         finally:
             await asyncio.to_thread(db.close)
@@ -155,13 +156,6 @@ class MatcherService:
                                        alias=self.alias, max_batch=self.log_max_batch)
         self._log.committed_id = self.engine.oper_seq
         self._log.start()
-        if self.kafka_bootstrap:
-            from matcher.sinks.kafka import KafkaPublisher
-
-            self.kafka = KafkaPublisher(self.kafka_bootstrap, position=kafka_pos, alias=self.alias,
-                                        config=self.kafka_config, topic_prefix=self.kafka_topic_prefix)
-            self.kafka.start()
-            self.kafka.submit(tail)
         self._ready = True
         if self.config_sync is not None:
             await self.config_sync(self)
@@ -199,15 +193,13 @@ class MatcherService:
             await asyncio.to_thread(self._log.stop, timeout)
             await asyncio.sleep(0)  # run the last _committed callbacks
         while self._pending:
-            _, done, _, _ = self._pending.popleft()
+            _, done, _ = self._pending.popleft()
             _answer(done, _error(SERVICE_UNAVAILABLE, None, {"reason": "stopped before commit"}))
         while self._held:
             _, done, _ = self._held.popleft()
             _answer(done, _error(SERVICE_UNAVAILABLE, None, {"reason": "stopped before commit"}))
-        if self.history is not None:
-            await asyncio.to_thread(self.history.stop, timeout)
-        if self.kafka is not None:
-            await asyncio.to_thread(self.kafka.stop, timeout)
+        # both followers catch up with the committed log at the same time
+        await asyncio.gather(*(asyncio.to_thread(f.stop, timeout) for f in (self.history, self.kafka) if f is not None))
         await asyncio.to_thread(self.follower.close)
         self._ready = False
 
@@ -237,8 +229,10 @@ class MatcherService:
                                         and self.history_lag_age() >= self.history_lag_limit_s)):
                 return "history writer lagging"
         k = self.kafka
-        if k is not None and k.backlog() >= self.kafka_backlog_limit:
-            return "kafka backlog"
+        if k is not None:
+            lag = k.lag()
+            if lag is not None and lag >= self.kafka_backlog_limit:
+                return "kafka backlog"
         return None
 
     def history_lag_age(self) -> float:
@@ -281,7 +275,7 @@ class MatcherService:
             return self._hold(_error(*out.error), done)
         if out.log is None:  # a successful command that changed nothing
             return self._hold({"error": None, "result": out.result}, done)
-        self._pending.append((out.oper_id, done, out.events if self.kafka is not None else None, out.result))
+        self._pending.append((out.oper_id, done, out.result))
         self._log.submit(out.oper_id, t, method, out.log)
         return None
 
@@ -323,14 +317,9 @@ class MatcherService:
         if self.history is not None:
             self._acks.append((last, time.monotonic()))
         pending = self._pending
-        events = []
         while pending and pending[0][0] <= last:
-            _, done, evs, result = pending.popleft()
-            if evs:
-                events.extend(evs)
+            _, done, result = pending.popleft()
             _answer(done, {"error": None, "result": result})
-        if events and self.kafka is not None:
-            self.kafka.submit(events)
         held = self._held
         while held and held[0][0] <= last:
             _, done, reply = held.popleft()
@@ -365,7 +354,9 @@ class MatcherService:
             "history_healthy": self.history.healthy if self.history else None,
             "history_restarts": self.history.restarts if self.history else None,
             "kafka_position": self.kafka.position if self.kafka else None,
-            "kafka_backlog": self.kafka.backlog() if self.kafka else None,
+            "kafka_backlog": self.kafka.backlog() if self.kafka else None,  # operations
+            "kafka_healthy": self.kafka.healthy if self.kafka else None,
+            "kafka_restarts": self.kafka.restarts if self.kafka else None,
             "refusal": self.refusal(),
             "last_snapshot": self.last_snapshot,
         }

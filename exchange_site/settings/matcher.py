@@ -25,7 +25,7 @@ MATCHER_HISTORY_LAG_LIMIT = env.int("MATCHER_HISTORY_LAG_LIMIT", default=5_000) 
 # s since the oldest acknowledged operation without history rows yet was acknowledged (0 = off);
 # keeps history queryable within 1 s of the acknowledgement (spec README §6)
 MATCHER_HISTORY_LAG_LIMIT_S = env.float("MATCHER_HISTORY_LAG_LIMIT_S", default=0.3)
-MATCHER_KAFKA_BACKLOG_LIMIT = env.int("MATCHER_KAFKA_BACKLOG_LIMIT", default=500_000)  # undelivered events
+MATCHER_KAFKA_BACKLOG_LIMIT = env.int("MATCHER_KAFKA_BACKLOG_LIMIT", default=100_000)  # committed operations not delivered yet
 
 MATCHER_CONFIG_SYNC_INTERVAL = env.float("MATCHER_CONFIG_SYNC_INTERVAL", default=5.0)  # s; Asset/Market → matcher
 FEE_ACCOUNT_USER_ID = env.int("FEE_ACCOUNT_USER_ID", default=None)  # fees credited to this user (unset/0 = none)

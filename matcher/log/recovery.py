@@ -6,7 +6,7 @@ gap in the ids or a command that fails on replay stops the start (``RecoveryErro
 caller logs it CRITICAL, naming the operation id).
 
 Snapshot choice: the newest complete snapshot whose checksum verifies and whose log tail
-is still present. When the sinks (history writer, Kafka publisher) report a position, a
+is still present. When a follower of the outputs (history, Kafka) starts from its position, a
 snapshot at or before that position is preferred, so the events they may have missed
 can be derived again from the replay.
 """
@@ -42,7 +42,7 @@ def replay_entry(execute, loads, expected: int, oid: int, time_us: int, method: 
     return out
 
 
-def replay(db: Db, engine, upto: int | None = None, on_events=None) -> int:
+def replay(db: Db, engine, upto: int | None = None) -> int:
     """Apply the log rows after ``engine.oper_seq`` (up to ``upto``); returns the count.
 
     The next log pages are fetched by a helper thread meanwhile, and the cyclic GC is
@@ -59,9 +59,7 @@ def replay(db: Db, engine, upto: int | None = None, on_events=None) -> int:
     try:
         for rows in pages:
             for oid, tu, method, params in rows:
-                out = replay_entry(execute, loads, expected, oid, tu, method, params)
-                if on_events is not None and out.events:
-                    on_events(out.events)
+                replay_entry(execute, loads, expected, oid, tu, method, params)
                 expected += 1
                 n += 1
             if gc_was:
@@ -123,12 +121,12 @@ def load_base(db: Db, sink_position: int | None = None, max_oper_id: int | None 
     raise RecoveryError("no usable starting point: " + "; ".join(problems))
 
 
-def recover(db: Db, sink_position: int | None = None, on_events=None):
+def recover(db: Db, sink_position: int | None = None):
     """Rebuild the engine from the database. Returns (engine, info dict)."""
     t0 = time.monotonic()
     engine, meta = load_base(db, sink_position)
     t1 = time.monotonic()
-    n = replay(db, engine, on_events=on_events)
+    n = replay(db, engine)
     t2 = time.monotonic()
     info = {
         "snapshot_id": meta["id"] if meta else None,

@@ -1,6 +1,5 @@
-"""Outputs of the matcher: the history writer (MySQL rows) and the Kafka publisher.
-
-Both receive the events of commands whose operation-log entry is committed, in event
-order, and write them idempotently (deterministic ids / `seq` header). See
-docs/durability.md.
+"""Outputs of the matcher: history rows (MySQL) and Kafka messages, each made by a
+follower process of the committed operation log (``tail.py``; supervised from the
+matcher by ``follower.py``), which replays it and writes the events after its position
+idempotently (deterministic ids / ``seq`` header). See docs/durability.md.
 """

@@ -3,18 +3,11 @@ derived from the COMMITTED operation log, in a process of their own so building 
 inserting ~6 rows per crossing order does not compete with matching for the matcher's GIL.
 Started, supervised and stopped by ``matcher.sinks.history_follower.HistoryFollower``.
 
-The child keeps its own engine. It polls ``operation_log`` every ``POLL`` s for rows with
-id > its engine's ``oper_seq``, replays them with ``engine.execute(method, params,
-time_us)`` (the logged, normalised values: deterministic, so the events, seqs and ids are
-exactly the matcher's), turns the events after its position into rows with the row
-builder of ``history.py`` and writes them together with ``sink_progress.history`` in one
-transaction (insert-ignore on deterministic ids: re-writing after a crash doubles
-nothing). It only ever sees committed operations, so no row can describe a command a
-crash undoes.
-
-Start: position P = ``sink_progress.history``; engine = newest usable snapshot at or
-before P + the log after it (``recovery.load_base``, the same choice as the matcher's
-recovery); operations whose events are all <= P are replayed without writing.
+The child keeps its own engine following the committed operation log (``tail.LogTail``:
+start from ``sink_progress.history``, replay, only the events after the position), turns
+the events into rows with the row builder of ``history.py`` and writes them together with
+``sink_progress.history`` in one transaction (insert-ignore on deterministic ids:
+re-writing after a crash doubles nothing).
 
 Pipe protocol: the child writes one JSON line per step to stdout: ``{"oper": engine
 oper_seq, "event": history position (event seq), "rows": rows written so far, "lag_s":
@@ -23,7 +16,6 @@ after SIGKILL).
 """
 from __future__ import annotations
 
-import gc
 import logging
 import os
 import queue
@@ -31,16 +23,14 @@ import sys
 import threading
 import time
 
-import orjson
 from django.conf import settings
 
 from matcher.child_process import ParentWatch, child_setup, reply
-from matcher.log.db import Db, placeholder, read_progress
-from matcher.log.oplog import SELECT as SELECT_LOG
-from matcher.log.recovery import RecoveryError, load_base, replay_entry
-from matcher.retry import retry_forever
+from matcher.log.db import Db
+from matcher.log.recovery import RecoveryError
 
 from .history import NAME, rows_of, write_rows
+from .tail import LogTail
 
 logger = logging.getLogger("matcher.history")
 
@@ -51,77 +41,37 @@ POLL = 0.02  # s between polls of the operation log when caught up
 PAGE = 1_000
 
 
-class HistoryTail:
+class HistoryTail(LogTail):
     """The follower's loop state: engine, position, counters. Blocking; one thread."""
 
     def __init__(self, db, stop=None, page: int = PAGE):
-        self.db = db
-        self.page = page
-        self.stop = stop or (lambda: False)
+        super().__init__(db, NAME, page=page, stop=stop, log=logger)
         self.db_write = db  # the writer thread's connection (``main``: a second one)
-        self.engine = None
-        self.position = 0  # last event seq written (committed)
-        self.built = 0  # last event seq whose rows were built (>= position)
         self.oper = 0  # history written through this operation
         self.last_time_us = None
         self.rows = 0
 
-    def _retry(self, fn, what: str):
-        """fn() until it succeeds; database errors are retried forever (while not stopped)."""
-        def give_up_when_stopped(exc, failures):
-            if self.stop():
-                raise SystemExit(0) from exc
-
-        return retry_forever(fn, what=f"history follower: {what}", log=logger, on_error=give_up_when_stopped,
-                             reraise=(RecoveryError,))
-
     def recover(self) -> None:
-        self.position = self._retry(lambda: read_progress(self.db).get(NAME, 0), "reading the position")
-        self.engine, meta = self._retry(lambda: load_base(self.db, self.position), "loading the snapshot")
-        self.built = self.position
+        super().recover()
         self.oper = self.engine.oper_seq
-        gc.collect()
-        gc.freeze()  # the loaded books are long-lived
-        logger.info("history follower: position %s, engine at operation %s (snapshot %s)", self.position,
-                    self.engine.oper_seq, meta["id"] if meta else None)
 
     def step(self, write=None) -> int:
         """Replay the committed log rows after the engine (up to ``page``) and build the history
         rows of their events after the position; ``write(batch)`` (default: at once, in
         this thread) stores them. Returns the number of operations replayed."""
-        engine = self.engine
-        ph = placeholder(self.db.vendor)
-        after = engine.oper_seq
-        log = self._retry(lambda: self.db.query(
-            f"{SELECT_LOG} WHERE id > {ph} ORDER BY id LIMIT {int(self.page)}", (after,)),
-            "reading the operation log")
+        log = self.read()
         if not log:
             return 0
-        pos = self.built
         balances, orders, deals = [], [], []
-        last = pos
-        expected = after + 1
-        loads = orjson.loads
-        execute = engine.execute
-        for oid, tu, method, params in log:
-            out = replay_entry(execute, loads, expected, oid, tu, method, params)
-            evs = out.events
-            if evs and evs[-1].seq > pos:
-                if evs[0].seq <= pos:
-                    evs = [e for e in evs if e.seq > pos]
-                rows_of(evs, balances, orders, deals)
-                last = evs[-1].seq
-            expected += 1
-        self.built = last
-        batch = (balances, orders, deals, last, log[-1][0], log[-1][1])
-        (write or self.write)(batch)
+        self.replay(log, lambda oid, evs: rows_of(evs, balances, orders, deals))
+        (write or self.write)((balances, orders, deals, self.built, log[-1][0], log[-1][1]))
         return len(log)
 
     def write(self, batch) -> None:
         """Store one batch (rows + progress in one transaction, retried until it commits)."""
         balances, orders, deals, last, oper, time_us = batch
         if last > self.position:
-            self._retry(lambda: write_rows(self.db_write, balances, orders, deals, last), "writing history rows")
+            self.retry(lambda: write_rows(self.db_write, balances, orders, deals, last), "writing history rows")
             self.position = last
             self.rows += len(balances) + len(orders) + len(deals)
         self.oper = oper

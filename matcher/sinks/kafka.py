@@ -5,11 +5,14 @@ key = market (deals, orders) or user id (balances); header ``seq`` = the event's
 deterministic seq as ASCII digits, so consumers dedupe. Every ``balance.update`` row goes
 to ``balances``, whatever its business; fill and fee rows (``BalanceEvent.from_trade``) do not.
 
-One thread owns an idempotent producer (``acks=all``, ``enable.idempotence``, no local
-message timeout). Every produced message stays in an in-flight list until its delivery
-report arrives; ``position`` = the highest seq with every event up to it delivered (or
-not meant for Kafka). Broker down: librdkafka keeps the messages and retries in order;
-the in-flight list grows, and the service answers code 3 once ``backlog()`` passes its
+Runs in the Kafka follower process (``kafka_child.py``), which replays the committed
+operation log and hands each operation's events to ``publish``. One idempotent producer
+(``acks=all``, ``enable.idempotence``, no local message timeout). Every produced message
+stays in an in-flight list until its delivery report arrives; ``position`` = the highest
+seq with every event up to it delivered (or not meant for Kafka), ``oper_position`` the
+operation whose events end there. Broker down: librdkafka keeps the messages and retries
+in order; the in-flight list grows, the follower falls behind the log, and the matcher
+answers code 3 once its backlog (committed operations not delivered) passes its
 limit. A delivery error or a fatal producer error (e.g. a broker that lost its state)
 re-creates the producer and produces every message after ``position`` again, in order —
 duplicates are possible, losses are not. That state is noticed at once, not only by the
@@ -18,14 +21,14 @@ idempotence errors ``UNKNOWN_PRODUCER_ID``, ``OUT_OF_ORDER_SEQUENCE_NUMBER``,
 ``INVALID_PRODUCER_EPOCH`` even when librdkafka does not flag them fatal), delivery reports
 with an error, ``KafkaException`` from ``produce``/``poll``, and librdkafka's statistics
 (every ``STATS_MS`` ms): its idempotent-producer state ``FatalError``, or stuck draining
-for an epoch bump / PID reset (``DrainBump``, ``DrainReset``) for two reports in a row. ``position`` is persisted in
+for an epoch bump / PID reset (``DrainBump``, ``DrainReset``) for three reports with a broker
+up, or a broker up with messages waiting and no delivery. ``position`` is persisted in
 ``sink_progress.kafka`` every ``progress_interval`` s; after a crash every event after it
 is published again.
 """
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections import deque
 
@@ -68,62 +71,44 @@ def message_of(ev):
 
 
 class KafkaPublisher:
+    """The producer side, driven by the Kafka follower's loop (``kafka_child.py``): one
+    thread calls ``publish``/``reached`` with the replayed events and ``pump`` between
+    log reads."""
+
     NAME = "kafka"
 
-    def __init__(self, bootstrap: str, *, position: int = 0, alias: str = "default",
-                 progress_interval: float = 0.5, config: dict | None = None, max_take: int = 5000,
-                 topic_prefix: str = "", stall_timeout: float = 10.0):
+    def __init__(self, bootstrap: str, *, position: int = 0, oper: int = 0, db: Db | None = None,
+                 progress_interval: float = 0.5, config: dict | None = None, topic_prefix: str = "",
+                 stall_timeout: float = 10.0):
         self.bootstrap = bootstrap
-        self._alias = alias
+        self._db = db
         self._config = config or {}
         self._topics = {t: topic_prefix + t for t in TOPICS}
-        self._queue: deque = deque()
-        self._wake = threading.Event()
-        self._stopping = False
-        self._thread = None
-        self._submitted = 0  # events, written by the event loop
-        self._resolved = 0  # events at or below position, written by the thread
         self._progress_interval = progress_interval
-        self._max_take = max_take
+        self.inflight: deque = deque()  # [seq, delivered, topic, key, value], in seq order
+        self._opers: deque = deque()  # (last event seq, operation id) handed on, not yet delivered
+        self.last_seen = position  # last event seq handed on
         self.position = position
+        self.oper_position = oper  # every operation up to it has its events delivered
         self.persisted = position
+        self._last_persist = time.monotonic()
         self.delivered = 0
         self.resends = 0
         self.healthy = True
         self.last_error = None
+        self.producer = None
         self._resend = False
         self._gen = 0  # producer generation: reports of replaced producers are ignored
-        self._stall_timeout = stall_timeout
+        self._stall_timeout = self._stall = stall_timeout
         self._last_progress = time.monotonic()
         self._draining = 0  # consecutive statistics reports in a drain state
         self._stuck = 0  # consecutive statistics reports with a broker up and no delivery
         self._delivered_seen_before = 0
         self.recreate_reasons: list[str] = []  # why each re-creation happened (tests, status)
 
-    # -- event-loop side ---------------------------------------------------------------
-    def submit(self, events: list) -> None:
-        if not events or events[-1].seq <= self.position:
-            return
-        self._submitted += len(events)
-        self._queue.append(events)
-        if not self._wake.is_set():
-            self._wake.set()
-
-    def backlog(self) -> int:
-        return self._submitted - self._resolved
-
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="kafka-publisher", daemon=True)
-        self._thread.start()
+        self.producer = self._producer()
 
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stopping = True
-        self._deadline = time.monotonic() + timeout
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout + 5)
-
-    # -- publisher thread --------------------------------------------------------------
     def _producer(self):
         from confluent_kafka import Producer
 
@@ -144,7 +129,7 @@ class KafkaPublisher:
         return Producer(conf)
 
     def _recreate(self, reason: str) -> None:
-        """Ask the publisher thread to replace the producer now (in this poll round)."""
+        """Have the producer replaced now (in this pump round)."""
         if not self._resend:
             self._resend = True
             self.recreate_reasons.append(reason)
@@ -194,121 +179,110 @@ class KafkaPublisher:
                          ", after an epoch bump" if bumped else "")
             self._recreate("stuck after an epoch bump" if bumped else "stuck with a broker up")
 
-    def _run(self) -> None:
-        db = Db(self._alias)
-        inflight: deque = deque()  # [seq, delivered, topic, key, value]
-        groups: deque = deque()  # (last seq, event count) of taken lists, for backlog accounting
-        last_seen = self.position
-        producer = self._producer()
-        last_persist = time.monotonic()
-        q = self._queue
-        topics = self._topics
-        stall = self._stall_timeout
-
-        def poll(timeout):
-            try:
-                producer.poll(timeout)
-            except KafkaException as e:  # a fatal producer error surfaces here
-                logger.error("kafka producer failed: %s — re-creating it at once", e)
-                self._recreate("poll raised")
-
-        def produce(entry):
-            while True:
-                if self._resend:
-                    return  # the producer is being replaced: produced again with it
-                try:
-                    producer.produce(entry[2], entry[4], entry[3], headers=[("seq", b"%d" % entry[0])],
-                                     on_delivery=lambda err, msg, e=entry, g=self._gen: self._delivered(e, err, g))
-                    return
-                except BufferError:
-                    poll(0.05)
-                except KafkaException as e:
-                    logger.error("kafka produce failed: %s — re-creating the producer at once", e)
-                    self._recreate("produce raised")
-                    return
-
+    def _poll(self, timeout: float) -> None:
         try:
-            while True:
-                took = 0
-                while q and took < self._max_take:
-                    evs = q.popleft()
-                    pos = self.position
-                    for ev in evs:
-                        if ev.seq <= pos:
-                            continue
-                        m = message_of(ev)
-                        if m is not None:
-                            entry = [ev.seq, False, topics[m[0]], m[1], m[2]]
-                            inflight.append(entry)
-                            produce(entry)
-                    last_seen = max(last_seen, evs[-1].seq)
-                    groups.append((evs[-1].seq, len(evs)))
-                    took += len(evs)
-                if inflight and time.monotonic() - self._last_progress > stall:
-                    # no delivery report for a while: a restarted broker may have lost the
-                    # idempotent producer's state and librdkafka can wait forever — start over
-                    logger.warning("kafka: no delivery for %.0fs with %s messages in flight; re-creating the "
-                                   "producer", stall, len(inflight))
-                    self._recreate("watchdog")
-                    stall = min(stall * 2, 120.0)  # back off while the broker stays away
-                if self._resend:
-                    self._resend = False
-                    self._draining = 0
-                    self._stuck = 0
-                    self._gen += 1
-                    self._last_progress = time.monotonic()
-                    self.resends += 1
-                    try:
-                        producer.purge()
-                    except Exception:  # noqa: BLE001
-                        pass
-                    producer = self._producer()
-                    self._resend = False
-                    # everything after the position again, including messages confirmed out of
-                    # order beyond it: a broker that lost its state (the reason we get here)
-                    # may have lost those too; consumers dedupe by seq
-                    for entry in inflight:
-                        entry[1] = False
-                        produce(entry)
-                if took:
-                    poll(0)
-                elif inflight:
-                    poll(0.005)
-                else:
-                    if self._stopping:
-                        break
-                    self._wake.wait(0.1)
-                    self._wake.clear()
-                    poll(0)
-                if not inflight:
-                    self._last_progress = time.monotonic()
-                    stall = self._stall_timeout
-                while inflight and inflight[0][1]:
-                    inflight.popleft()
-                new_pos = inflight[0][0] - 1 if inflight else last_seen
-                if new_pos > self.position:
-                    self.position = new_pos
-                resolved = 0
-                while groups and groups[0][0] <= self.position:
-                    resolved += groups.popleft()[1]
-                if resolved:
-                    self._resolved += resolved
-                now = time.monotonic()
-                if self.position != self.persisted and now - last_persist >= self._progress_interval:
-                    last_persist = now
-                    self._persist(db)
-                if self._stopping and (not q and not inflight or time.monotonic() > self._deadline):
-                    break
+            self.producer.poll(timeout)
+        except KafkaException as e:  # a fatal producer error surfaces here
+            logger.error("kafka producer failed: %s — re-creating it at once", e)
+            self._recreate("poll raised")
+
+    def _produce(self, entry) -> None:
+        while True:
+            if self._resend:
+                return  # the producer is being replaced: produced again with it
+            try:
+                self.producer.produce(entry[2], entry[4], entry[3], headers=[("seq", b"%d" % entry[0])],
+                                      on_delivery=lambda err, msg, e=entry, g=self._gen: self._delivered(e, err, g))
+                return
+            except BufferError:
+                self._poll(0.05)
+            except KafkaException as e:
+                logger.error("kafka produce failed: %s — re-creating the producer at once", e)
+                self._recreate("produce raised")
+                return
+
+    def publish(self, oper: int, events: list) -> None:
+        """Produce the messages of operation ``oper``'s events (those after the position)."""
+        pos = self.position
+        topics = self._topics
+        inflight = self.inflight
+        for ev in events:
+            if ev.seq <= pos:
+                continue
+            m = message_of(ev)
+            if m is not None:
+                entry = [ev.seq, False, topics[m[0]], m[1], m[2]]
+                inflight.append(entry)
+                self._produce(entry)
+        if events and events[-1].seq > self.last_seen:
+            self.last_seen = events[-1].seq
+        self._opers.append((self.last_seen, oper))
+
+    def reached(self, oper: int) -> None:
+        """Every operation up to ``oper`` was handed on (also those without messages)."""
+        self._opers.append((self.last_seen, oper))
+
+    def pump(self, timeout: float = 0.0) -> None:
+        """Serve delivery reports (waiting up to ``timeout`` s for them), replace a stuck
+        producer, advance the position and persist it every ``progress_interval`` s."""
+        inflight = self.inflight
+        if inflight and time.monotonic() - self._last_progress > self._stall:
+            # no delivery report for a while: a restarted broker may have lost the
+            # idempotent producer's state and librdkafka can wait forever — start over
+            logger.warning("kafka: no delivery for %.0fs with %s messages in flight; re-creating the "
+                           "producer", self._stall, len(inflight))
+            self._recreate("watchdog")
+            self._stall = min(self._stall * 2, 120.0)  # back off while the broker stays away
+        if self._resend:
+            self._replace()
+        self._poll(timeout if inflight else 0)
+        if not inflight:
+            self._last_progress = time.monotonic()
+            self._stall = self._stall_timeout
+        while inflight and inflight[0][1]:
+            inflight.popleft()
+        new_pos = inflight[0][0] - 1 if inflight else self.last_seen
+        if new_pos > self.position:
+            self.position = new_pos
+        opers = self._opers
+        while opers and opers[0][0] <= self.position:
+            self.oper_position = opers.popleft()[1]
+        now = time.monotonic()
+        if self.position != self.persisted and now - self._last_persist >= self._progress_interval:
+            self._last_persist = now
+            self._persist()
+
+    def _replace(self) -> None:
+        """A new producer, and every message after the position produced again with it."""
+        self._resend = False
+        self._draining = 0
+        self._stuck = 0
+        self._gen += 1
+        self._last_progress = time.monotonic()
+        self.resends += 1
+        try:
+            self.producer.purge()
         except Exception:  # noqa: BLE001
-            logger.critical("kafka publisher died", exc_info=True)
-            self.healthy = False
-        finally:
-            if self.position != self.persisted:
-                self._persist(db)
-            if inflight:
-                logger.warning("kafka publisher stopped with %s undelivered messages (from event %s); "
-                               "they are published again after the next start", len(inflight), inflight[0][0])
-            db.close()
+            pass
+        self.producer = self._producer()
+        self._resend = False
+        # everything after the position again, including messages confirmed out of
+        # order beyond it: a broker that lost its state (the reason we get here)
+        # may have lost those too; consumers dedupe by seq
+        for entry in self.inflight:
+            entry[1] = False
+            self._produce(entry)
+
+    def close(self, timeout: float = 1.0) -> None:
+        """Wait up to ``timeout`` s for the deliveries in flight, then persist the position."""
+        deadline = time.monotonic() + timeout
+        while self.inflight and time.monotonic() < deadline:
+            self.pump(0.05)
+        if self.position != self.persisted:
+            self._persist()
+        if self.inflight:
+            logger.warning("kafka publisher stopped with %s undelivered messages (from event %s); "
+                           "they are published again after the next start", len(self.inflight), self.inflight[0][0])
 
     def _delivered(self, entry, err, gen) -> None:
         if gen != self._gen:
@@ -325,8 +299,11 @@ class KafkaPublisher:
             logger.error("kafka delivery of event %s failed: %s — re-creating the producer at once", entry[0], err)
             self._recreate(f"delivery {err.name()}")
 
-    def _persist(self, db: Db) -> None:
+    def _persist(self) -> None:
         pos = self.position
+        db = self._db
+        if db is None:
+            return
         try:
             sql = set_progress_sql(db.vendor)
             db.run(lambda cur: cur.execute(sql, (self.NAME, pos)))

@@ -330,7 +330,7 @@ def test_broker_stop_start_under_load():
     prefix = "bo-"
     load = CheckedLoad(users=10, seed=2)
     proc = MatcherProc(db_url(), broker.bootstrap, MATCHER_KAFKA_TOPIC_PREFIX=prefix,
-                       MATCHER_KAFKA_BACKLOG_LIMIT="3000", LOG_LEVEL="WARNING").start()
+                       MATCHER_KAFKA_BACKLOG_LIMIT="1000", LOG_LEVEL="WARNING").start()
 
     async def scenario():
         client = proc.client()

@@ -40,8 +40,9 @@ def test_matcher_process_refuses_to_start_with_a_critical_line_naming_the_operat
 
 
 def test_code_3_when_kafka_backlog_over_limit_then_recovers():
-    """A broker that is not there: events pile up, mutations get code 3 past the limit,
-    reads keep working; a broker on that port later receives everything, in order."""
+    """A broker that is not there: the Kafka follower process falls behind the log,
+    mutations get code 3 past the limit (committed operations not delivered), reads keep
+    working; a broker on that port later receives everything, in order."""
     from tests.backing import KafkaBroker, free_port
 
     port = free_port()
@@ -51,6 +52,10 @@ def test_code_3_when_kafka_backlog_over_limit_then_recovers():
         s = service(bootstrap=f"127.0.0.1:{port}", prefix=prefix, kafka_backlog_limit=50,
                     kafka_config={"reconnect.backoff.max.ms": 200})
         await s.start()
+        for _ in range(300):  # the follower process's first report: its backlog is known from then on
+            if s.kafka.oper_position is not None:
+                break
+            await asyncio.sleep(0.05)
         replies = await run_commands(s, SETUP + random_commands(random.Random(7), 100, users=3), concurrency=1)
         refused = [r for r in replies if r["error"] and r["error"]["code"] == 3]
         read = await s.call("balance.query", [1])

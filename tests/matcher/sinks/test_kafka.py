@@ -1,7 +1,10 @@
-"""The Kafka publisher (matcher/sinks/kafka.py) against a real Kafka-protocol broker:
-payloads, headers, and republishing after the recorded position is lost."""
+"""The Kafka follower process (matcher/sinks/kafka_child.py, kafka.py; the matcher's side
+kafka_follower.py) against a real Kafka-protocol broker: payloads, headers, republishing
+after the recorded position is lost, a killed follower restarted, no Kafka client in the
+matcher process."""
 from __future__ import annotations
 
+import os
 import random
 import uuid
 from decimal import Decimal
@@ -41,6 +44,82 @@ def test_kafka_payloads_headers_and_republish_after_restart(kafka_broker):
     again = consume(kafka_broker.bootstrap, prefix + "deals", min_count=2 * eng.deal_seq)
     assert len(again) == 2 * eng.deal_seq
     assert dedupe(again).keys() == by_seq.keys()
+
+
+def test_a_killed_kafka_follower_is_restarted_and_everything_is_published(kafka_broker):
+    """SIGKILL of the follower process under load: the matcher restarts it, the new one
+    publishes from the recorded position — every deal arrives (deduped by seq), the
+    position ends at the last event."""
+    import asyncio
+    import os
+    import signal
+
+    from tests.matcher.log.helpers import run_commands, service
+
+    prefix = f"k{uuid.uuid4().hex[:8]}-"
+
+    async def go():
+        s = service(bootstrap=kafka_broker.bootstrap, prefix=prefix, history=False)
+        await s.start()
+        k = s.kafka
+        await run_commands(s, SETUP + random_commands(random.Random(31), 200, users=5))
+        assert k.wait_caught_up(s.engine.oper_seq, 30)
+        pid = k.pid
+        os.kill(pid, signal.SIGKILL)
+        await run_commands(s, random_commands(random.Random(32), 200, users=5, start_bid=1000))
+        for _ in range(600):
+            if k.restarts and k.pid != pid and k.backlog() == 0:
+                break
+            await asyncio.sleep(0.05)
+        restarts, new_pid = k.restarts, k.pid
+        await s.stop()
+        return s, restarts, pid, new_pid
+
+    s, restarts, pid, new_pid = run(go())
+    eng = s.engine
+    assert restarts == 1 and new_pid != pid
+    assert s.kafka.position == eng.event_seq
+    deals = dedupe(consume(kafka_broker.bootstrap, prefix + "deals", min_count=eng.deal_seq))
+    assert sorted(v[11] for _, v in deals.values()) == list(range(1, eng.deal_seq + 1))
+    assert sql("SELECT position FROM sink_progress WHERE name = 'kafka'")[0][0] == eng.event_seq
+
+
+def test_the_matcher_process_runs_no_kafka_client(kafka_broker):
+    """``python -m matcher`` with Kafka on: the messages come from its child
+    ``matcher.sinks.kafka_child``; librdkafka is not loaded in the matcher process."""
+    import asyncio
+    import time
+
+    from tests.matcherproc import MatcherProc, server_database_url
+
+    prefix = f"p{uuid.uuid4().hex[:8]}-"
+    proc = MatcherProc(server_database_url(), kafka_broker.bootstrap, MATCHER_KAFKA_TOPIC_PREFIX=prefix).start()
+    try:
+        async def deposit():
+            client = proc.client()
+            try:
+                for m, p in SETUP[:1] + [("balance.update", [7, "BTC", "deposit", 1, "2.5", {}])]:
+                    assert (await client.request(m, p))["error"] is None
+            finally:
+                await client.close()
+
+        asyncio.run(deposit())
+        (msg,) = consume(kafka_broker.bootstrap, prefix + "balances", min_count=1)
+        assert msg[1] == "7"
+        pid = proc.proc.pid
+        deadline = time.monotonic() + 30
+        while True:
+            children = []
+            for tid in os.listdir(f"/proc/{pid}/task"):
+                children += open(f"/proc/{pid}/task/{tid}/children").read().split()
+            cmds = [open(f"/proc/{c}/cmdline").read().split("\0") for c in children]
+            if any("matcher.sinks.kafka_child" in c for c in cmds) or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        assert any("matcher.sinks.kafka_child" in c for c in cmds), cmds
+        assert "rdkafka" not in open(f"/proc/{pid}/maps").read()
+    finally:
+        proc.stop()
 
 
 def test_a_restarted_broker_gets_the_backlog_without_waiting_for_the_watchdog(caplog):
@@ -168,3 +247,78 @@ def test_the_idempotent_producer_states_that_need_a_new_producer():
     assert not p._resend
     p._on_stats('{"eos": {"idemp_state": "Assigned", "epoch_cnt": 0}, %s}' % waiting)
     assert p.recreate_reasons == ["stuck with a broker up"]
+
+
+class StandInProducer:
+    """produce() records (seq, topic, key, on_delivery); the test delivers by seq."""
+
+    def __init__(self):
+        self.sent = []
+
+    def produce(self, topic, value, key, headers, on_delivery):
+        self.sent.append((int(dict(headers)["seq"]), topic, key, on_delivery))
+
+    def poll(self, timeout=0):
+        return 0
+
+    def purge(self):
+        pass
+
+    def deliver(self, seq, err=None):
+        (cb,) = [cb for s, _, _, cb in self.sent if s == seq]
+        cb(err, None)
+
+
+def test_positions_follow_the_deliveries_in_seq_order():
+    """No broker: the event position is the highest seq with every message up to it
+    delivered (events not published count as delivered), the operation position the last
+    operation whose events all lie at or below it (operations without messages included);
+    a failed delivery has every undelivered message produced again, in seq order, by a new
+    producer."""
+    from confluent_kafka import KafkaError
+
+    from matcher.core import Engine
+    from matcher.sinks.kafka import KafkaPublisher
+
+    engine = Engine()
+    pub = KafkaPublisher("127.0.0.1:1", topic_prefix="x-")
+    pub.producer = first = StandInProducer()
+    t = 1_700_000_000_000_000
+    cmds = SETUP + [("balance.update", [1, "USDT", "deposit", 1, "1000", {}]),  # operation 6: seq 1
+                    ("balance.update", [2, "BTC", "deposit", 2, "1", {}]),  # 7: seq 2
+                    ("order.put_limit", [1, "BTCUSDT", 2, "0.1", "100", "0.002", "0.001", "s"]),  # 8: seq 3
+                    ("order.put_limit", [2, "BTCUSDT", 1, "0.1", "100", "0.002", "0.001", "s"])]  # 9: deal 4, fills 5-10, orders 11-12
+    for m, p in cmds:
+        out = engine.execute(m, p, t)
+        assert out.error is None
+        if out.events:
+            pub.publish(out.oper_id, out.events)
+    pub.reached(engine.oper_seq)
+    assert [(s, topic) for s, topic, _, _ in first.sent] == [
+        (1, "x-balances"), (2, "x-balances"), (3, "x-orders"), (4, "x-deals"), (11, "x-orders"), (12, "x-orders")]
+    pub.pump()
+    assert (pub.position, pub.oper_position) == (0, 0)  # 1-5 have no messages: they count with operation 6
+    first.deliver(2)
+    pub.pump()
+    assert (pub.position, pub.oper_position) == (0, 0)
+    first.deliver(1)
+    pub.pump()
+    assert (pub.position, pub.oper_position) == (2, 7)
+    first.deliver(3)
+    first.deliver(4)
+    pub.pump()
+    assert (pub.position, pub.oper_position) == (10, 8)  # fills 5-10 are not published
+    first.deliver(12)
+    first.deliver(11, KafkaError(KafkaError._MSG_TIMED_OUT))
+    second = StandInProducer()
+    pub._producer = lambda: second
+    pub.pump()
+    assert pub.recreate_reasons == ["delivery _MSG_TIMED_OUT"] and pub.resends == 1
+    assert [s for s, *_ in second.sent] == [11, 12]
+    first.deliver(11)  # a report of the replaced producer: ignored
+    pub.pump()
+    assert (pub.position, pub.oper_position) == (10, 8)
+    second.deliver(11)
+    second.deliver(12)
+    pub.pump()
+    assert (pub.position, pub.oper_position) == (12, 9) and not pub.inflight
