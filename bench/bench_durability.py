@@ -3,6 +3,7 @@
     DATABASE_URL=mysql://root@127.0.0.1:3306/bench_durability \\
       .venv/bin/python bench/bench_durability.py [--seconds 20] [--clients 32] \\
       [--resting 1000000] [--log 1000000] [--skip-throughput] [--skip-recovery]
+      [--reuse [--keep-snapshot]]
 
 The database named in DATABASE_URL is dropped and re-created (MySQL only), then migrated.
 A private Tansu broker is started on a free port.
@@ -25,10 +26,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import random
 import subprocess
 import sys
+import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -259,6 +262,8 @@ def recovery(args):
     from matcher.log.snapshot import write_snapshot
 
     db = Db()
+    if args.reuse:
+        return recovery_again(db, args)
     db.run(lambda cur: [cur.execute(f"DELETE FROM {t}") for t in
                         ("operation_log", "snapshot_chunk", "snapshot", "sink_progress")])
     e = Engine()
@@ -312,6 +317,8 @@ def recovery(args):
     flush()
     expected = e.state_hash()
     resting_end = len(e.dump_state()["orders"])
+    with open(_expected_file(), "w") as f:
+        json.dump({"hash": expected, "resting_at_end": resting_end}, f)
     del e
     t2 = time.monotonic()
     engine, info = recover(db)
@@ -327,6 +334,47 @@ def recovery(args):
     }
 
 
+def _expected_file():
+    name = os.environ["DATABASE_URL"].rsplit("/", 1)[-1]
+    return os.path.join(tempfile.gettempdir(), f"bench_durability_{name}.json")
+
+
+def recovery_again(db, args):
+    """``--reuse``: the data of an earlier recovery run (same database); the snapshot is
+    written again in the current format first (``--keep-snapshot``: as it is), then
+    ``recover()`` is timed."""
+    from matcher.log.recovery import load_base, recover
+    from matcher.log.snapshot import delete_snapshot, list_snapshots, write_snapshot
+
+    with open(_expected_file()) as f:
+        expected = json.load(f)
+    old = list_snapshots(db)
+    if not old:
+        sys.exit("--reuse: no snapshot in the database; run without --reuse first")
+    meta = old[0]
+    snap_s = None
+    if not args.keep_snapshot:
+        e, _ = load_base(db, max_oper_id=meta["end_oper_id"])
+        t1 = time.monotonic()
+        meta = write_snapshot(db, e)
+        snap_s = time.monotonic() - t1
+        del e
+        for s in old:
+            delete_snapshot(db, s["id"])
+    t2 = time.monotonic()
+    engine, info = recover(db)
+    rec_s = time.monotonic() - t2
+    same = engine.state_hash() == expected["hash"]
+    db.close()
+    return {
+        "resting_at_end": expected["resting_at_end"], "snapshot_bytes": meta["size"],
+        "snapshot_write_s": snap_s and round(snap_s, 1), "snapshot_meta": {k: meta.get(k) for k in ("dump_s", "encode_s", "write_s")},
+        "recovery_s": round(rec_s, 2), "load_s": info["load_s"], "replayed": info["replayed"],
+        "replay_s": info["replay_s"], "replay_per_s": round(info["replayed"] / max(1e-9, info["replay_s"])),
+        "state_equal": same,
+    }
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=20)
@@ -336,13 +384,20 @@ def main():
     ap.add_argument("--log", type=int, default=1_000_000)
     ap.add_argument("--skip-throughput", action="store_true")
     ap.add_argument("--skip-recovery", action="store_true")
+    ap.add_argument("--reuse", action="store_true",
+                    help="recovery only, on the data an earlier recovery run left in the database")
+    ap.add_argument("--keep-snapshot", action="store_true", help="with --reuse: the snapshot as stored")
     ap.add_argument("--readers", type=int, default=0, help="coroutines polling balance.query (read latency)")
     ap.add_argument("--no-history", action="store_true", help="history follower off (for comparison)")
     ap.add_argument("--no-kafka", action="store_true", help="Kafka publisher off (for comparison)")
     ap.add_argument("--profile", action="store_true", help="cProfile of the event-loop thread")
     ap.add_argument("--lag-trace", metavar="FILE", help="write the history lag samples (s since start, oper, lag s)")
     args = ap.parse_args()
-    flush, version = prepare_database()
+    if args.reuse:
+        args.skip_throughput = True
+        flush = version = "?"
+    else:
+        flush, version = prepare_database()
     import django
 
     django.setup()

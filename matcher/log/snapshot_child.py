@@ -17,7 +17,14 @@ stdout:
   Answer ``{"ok": meta}`` (``meta["replayed"]``: operations replayed at snapshot time,
   ≈ 0 while the follower keeps up) or ``{"error": "…"}``.
 - ``{"status": true}``: ``{"ok": {"oper": engine position or None, "replayed": operations
-  applied since the start}}``.
+  applied since the start, "snapshot_oper": end_oper_id of the last snapshot it made or
+  loaded, "snapshots": snapshots it made on its own}}``.
+
+By operation count: with ``SNAPSHOT_EVERY_OPERATIONS`` = N > 0 it also writes a snapshot on
+its own whenever its engine is N or more operations past the last snapshot (between
+steps; retention with ``SNAPSHOT_KEEP``, the outputs' position read from ``sink_progress``
+— at or behind what the matcher knows, so retention only keeps more). A restart then
+replays fewer than about N operations, whatever the time since the last periodic snapshot.
 
 It exits at EOF of its stdin (the matcher went away).
 
@@ -39,7 +46,7 @@ import orjson
 
 from matcher.child_process import child_setup, reply
 
-from .db import Db, placeholder
+from .db import Db, placeholder, read_progress
 from .oplog import SELECT as SELECT_LOG
 from .recovery import RecoveryError, load_base, replay, replay_entry
 from .snapshot import apply_retention, write_snapshot
@@ -71,14 +78,19 @@ def make_snapshot(db, engine, upto: int, keep: int, sink_position: int | None, *
 class SnapshotTail:
     """The follower's engine and its steps along the committed log. One thread."""
 
-    def __init__(self, db, page: int = PAGE):
+    def __init__(self, db, page: int = PAGE, every: int = 0, keep: int = 3):
         self.db = db
         self.page = page
+        self.every = every
+        self.keep = keep
         self.engine = None
         self.replayed = 0
+        self.snapshot_oper = 0  # end_oper_id of the last snapshot made or loaded
+        self.snapshots = 0  # made on its own (operation count)
 
     def _load(self) -> None:
         self.engine, meta = load_base(self.db)
+        self.snapshot_oper = meta["end_oper_id"] if meta else 0
         gc.collect()
         gc.freeze()  # the loaded books are long-lived: full collections need not walk them
         logger.info("snapshot follower: engine at operation %s (snapshot %s)", self.engine.oper_seq,
@@ -101,14 +113,35 @@ class SnapshotTail:
         self.replayed += len(rows)
         return len(rows)
 
+    def due(self) -> bool:
+        """A snapshot by operation count is due."""
+        return bool(self.every) and self.engine is not None and \
+            self.engine.oper_seq - self.snapshot_oper >= self.every
+
+    def snapshot_by_count(self) -> dict:
+        """The snapshot ``SNAPSHOT_EVERY_OPERATIONS`` asks for: a dump of the engine where it
+        is (committed operations only)."""
+        progress = read_progress(self.db)
+        sink = min(progress.values()) if progress else None
+        self.engine, meta = make_snapshot(self.db, self.engine, self.engine.oper_seq, self.keep, sink,
+                                          at_least=True)
+        gc.freeze()
+        self.snapshot_oper = meta["end_oper_id"]
+        self.snapshots += 1
+        logger.info("snapshot %s by operation count at operation %s (dump %.2fs, encode %.2fs, write %.2fs)",
+                    meta["id"], meta["end_oper_id"], meta["dump_s"], meta["encode_s"], meta["write_s"])
+        return meta
+
     def handle(self, req: dict) -> dict:
         if req.get("status"):
             return {"ok": {"oper": self.engine.oper_seq if self.engine is not None else None,
-                           "replayed": self.replayed}}
+                           "replayed": self.replayed, "snapshot_oper": self.snapshot_oper,
+                           "snapshots": self.snapshots}}
         try:
             self.engine, meta = make_snapshot(self.db, self.engine, req["upto"], req["keep"],
                                               req.get("sink_position"), at_least=True)
             gc.freeze()
+            self.snapshot_oper = meta["end_oper_id"]
             return {"ok": meta}
         except Exception as e:  # noqa: BLE001 - reported to the matcher, which logs and retries later
             logger.error("snapshot at operation %s failed", req.get("upto"), exc_info=True)
@@ -143,7 +176,9 @@ def main() -> int:
         requests.put(None)  # EOF: the matcher went away
 
     threading.Thread(target=read_requests, name="snapshot-requests", daemon=True).start()
-    tail = SnapshotTail(Db(alias))
+    from django.conf import settings
+
+    tail = SnapshotTail(Db(alias), every=settings.SNAPSHOT_EVERY_OPERATIONS, keep=settings.SNAPSHOT_KEEP)
     wait = 0.0
     try:
         while True:
@@ -159,8 +194,10 @@ def main() -> int:
                 continue
             try:
                 n = tail.step()
+                if tail.due():
+                    tail.snapshot_by_count()
             except Exception as e:  # noqa: BLE001 - database away, or a log it cannot follow: retried
-                logger.error("snapshot follower: following the operation log failed", exc_info=True)
+                logger.error("snapshot follower: following the operation log or a snapshot failed", exc_info=True)
                 tail.after_error(e)
                 wait = RETRY
                 continue

@@ -81,3 +81,49 @@ def test_the_follower_keeps_current_so_a_snapshot_is_a_dump():
         assert Engine.load_state(read_snapshot(db, snap)).state_hash() == live
     finally:
         db.close()
+
+
+def test_snapshots_by_operation_count(monkeypatch):
+    """With SNAPSHOT_EVERY_OPERATIONS = N the follower snapshots on its own once it is N
+    operations past the last snapshot (the hourly one is far away): each one is exactly the
+    state after its end_oper_id, and a restart replays fewer than N operations."""
+    from matcher.core import Engine
+    from matcher.log.db import Db
+    from matcher.log.recovery import recover
+    from matcher.log.snapshot import list_snapshots, read_snapshot
+
+    monkeypatch.setenv("SNAPSHOT_EVERY_OPERATIONS", "150")  # read by the follower process
+
+    async def go():
+        s = service(history=False, snapshot_interval=3600)
+        await s.start()
+        while (await asyncio.to_thread(s.follower.status))["oper"] is None:  # engine loaded
+            await asyncio.sleep(0.05)
+        hashes = {}
+        cmds = SETUP + random_commands(random.Random(14), 500, users=4)
+        for cmd in cmds:  # the live state after every operation
+            await run_commands(s, [cmd], concurrency=1)
+            hashes[s.engine.oper_seq] = s.engine.state_hash()
+        status = None
+        for _ in range(1200):
+            status = await asyncio.to_thread(s.follower.status)
+            if status["oper"] == s.engine.oper_seq and status["snapshots"] >= 2:
+                break
+            await asyncio.sleep(0.05)
+        oper = s.engine.oper_seq
+        await s.stop()
+        return status, hashes, oper
+
+    status, hashes, oper = run(go())
+    assert status["snapshots"] >= 2 and oper - status["snapshot_oper"] < 150, status
+    db = Db()
+    try:
+        snaps = list_snapshots(db)
+        assert 1 <= len(snaps) <= 3  # SNAPSHOT_KEEP
+        for snap in snaps:
+            assert Engine.load_state(read_snapshot(db, snap)).state_hash() == hashes[snap["end_oper_id"]]
+        engine, info = recover(db)
+        assert info["snapshot_id"] == snaps[0]["id"] and info["replayed"] < 150
+        assert engine.state_hash() == hashes[oper]
+    finally:
+        db.close()
