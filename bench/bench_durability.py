@@ -341,8 +341,9 @@ def _expected_file():
 
 def recovery_again(db, args):
     """``--reuse``: the data of an earlier recovery run (same database); the snapshot is
-    written again in the current format first (``--keep-snapshot``: as it is), then
-    ``recover()`` is timed."""
+    written again in the current format first (``--keep-snapshot``: as it is; with
+    ``--snapshot-behind N``: at N operations before the end of the log), then ``recover()``
+    is timed."""
     from matcher.log.recovery import load_base, recover
     from matcher.log.snapshot import delete_snapshot, list_snapshots, write_snapshot
 
@@ -351,25 +352,35 @@ def recovery_again(db, args):
     old = list_snapshots(db)
     if not old:
         sys.exit("--reuse: no snapshot in the database; run without --reuse first")
-    meta = old[0]
+    meta = old[0] if args.keep_snapshot else old[-1]  # the oldest: the first run's, after the resting orders
     snap_s = None
     if not args.keep_snapshot:
         e, _ = load_base(db, max_oper_id=meta["end_oper_id"])
+        assert e.oper_seq == meta["end_oper_id"]
+        if args.snapshot_behind is not None:
+            from matcher.log.recovery import replay
+
+            top = db.query("SELECT MAX(id) FROM operation_log")[0][0]
+            replay(db, e, upto=max(e.oper_seq, top - args.snapshot_behind))
         t1 = time.monotonic()
         meta = write_snapshot(db, e)
         snap_s = time.monotonic() - t1
         del e
         for s in old:
-            delete_snapshot(db, s["id"])
+            if args.snapshot_behind is None or s is not old[-1]:
+                delete_snapshot(db, s["id"])  # with --snapshot-behind the first one stays
     t2 = time.monotonic()
+    c2 = time.process_time()
     engine, info = recover(db)
     rec_s = time.monotonic() - t2
+    rec_cpu = time.process_time() - c2
     same = engine.state_hash() == expected["hash"]
     db.close()
     return {
         "resting_at_end": expected["resting_at_end"], "snapshot_bytes": meta["size"],
         "snapshot_write_s": snap_s and round(snap_s, 1), "snapshot_meta": {k: meta.get(k) for k in ("dump_s", "encode_s", "write_s")},
-        "recovery_s": round(rec_s, 2), "load_s": info["load_s"], "replayed": info["replayed"],
+        "recovery_s": round(rec_s, 2), "recovery_cpu_s": round(rec_cpu, 2), "load_s": info["load_s"],
+        "replayed": info["replayed"],
         "replay_s": info["replay_s"], "replay_per_s": round(info["replayed"] / max(1e-9, info["replay_s"])),
         "state_equal": same,
     }
@@ -387,6 +398,9 @@ def main():
     ap.add_argument("--reuse", action="store_true",
                     help="recovery only, on the data an earlier recovery run left in the database")
     ap.add_argument("--keep-snapshot", action="store_true", help="with --reuse: the snapshot as stored")
+    ap.add_argument("--snapshot-behind", type=int, metavar="N",
+                    help="with --reuse: the snapshot rewritten N operations before the end of the log "
+                         "(a restart replays N), the older ones deleted")
     ap.add_argument("--readers", type=int, default=0, help="coroutines polling balance.query (read latency)")
     ap.add_argument("--no-history", action="store_true", help="history follower off (for comparison)")
     ap.add_argument("--no-kafka", action="store_true", help="Kafka publisher off (for comparison)")
