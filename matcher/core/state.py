@@ -42,7 +42,8 @@ import json
 from collections import OrderedDict
 from decimal import Decimal, getcontext, setcontext
 from json.encoder import encode_basestring_ascii as _jstr
-from operator import attrgetter, itemgetter, lt
+from itertools import accumulate
+from operator import add as add_, attrgetter, itemgetter, lt, sub
 
 from sortedcontainers import SortedDict
 
@@ -175,30 +176,27 @@ class _Index(dict):
         return v
 
 
-# version-3 columns: (field, Order attribute, table) — table "d": decimals, "s": strings
+# version-3 columns: (field, Order attribute, table) — table "d": decimals, "s": strings;
+# "id" and "ctime_us" are stored as differences to the previous order's, "mtime_us" as the
+# difference to the order's ctime (small numbers: a smaller text, parsed faster)
 _COLUMNS = (("id", "id", None), ("type", "type", None), ("user", "user", None),
             ("ctime_us", "ctime", None), ("mtime_us", "mtime", None), ("source", "source", "s"),
             ("client_order_id", "cid", "s"), ("price", "price", "d"), ("amount", "amount", "d"),
             ("taker_fee", "taker_fee", "d"), ("maker_fee", "maker_fee", "d"),
             ("left", "left", "d"), ("freeze", "freeze", "d"), ("deal_stock", "deal_stock", "d"),
             ("deal_money", "deal_money", "d"), ("deal_fee", "deal_fee", "d"))
-
-
 _ROW = attrgetter(*(attr for _, attr, _ in _COLUMNS))
 
 
+def _deltas(vals):
+    return list(map(sub, vals, [0, *vals[:-1]])) if vals else []
+
+
 def _book(m, decimals, strings):
-    """One market's orders in layout version 3 (level by level). Each order is read once
-    (rows, then transposed): a pass per field over a million scattered objects is several
-    times slower."""
-    rows = []
-    levels = []
-    row = _ROW
-    for side, book in ((ASK, m.asks), (BID, m.bids)):
-        for lvl in book.values():
-            if lvl.orders:
-                rows += map(row, lvl.orders.values())
-                levels.append([side, len(lvl.orders)])
+    """One market's orders in layout version 3. Each order is read once (rows, then
+    transposed): a pass per field over a million scattered objects is several times
+    slower."""
+    rows = list(map(_ROW, m.orders.values()))  # id order
     cols = {}
     dec = decimals.__getitem__
     txt = strings.__getitem__
@@ -211,8 +209,19 @@ def _book(m, decimals, strings):
             vals = list(vals)
         cols[field] = vals
     ids = cols["id"]
-    by_id = sorted(range(len(ids)), key=ids.__getitem__)
-    return {"market": m.name, "levels": levels, "by_id": by_id, "columns": cols}
+    cols["mtime_us"] = list(map(sub, cols["mtime_us"], cols["ctime_us"]))
+    cols["ctime_us"] = _deltas(cols["ctime_us"])
+    cols["id"] = _deltas(ids)
+    levels = []
+    level_ids = []
+    for side, book in ((ASK, m.asks), (BID, m.bids)):
+        for lvl in book.values():
+            if lvl.orders:
+                level_ids += lvl.orders.keys()
+                levels.append([side, len(lvl.orders)])
+    position = dict(zip(ids, range(len(ids))))
+    return {"market": m.name, "levels": levels, "by_level": list(map(position.__getitem__, level_ids)),
+            "columns": cols}
 
 
 def dump_state_v2(e) -> dict:
@@ -472,51 +481,55 @@ def _load(cls, d, rows=None):
 
 def _load_books(e, d):
     """The orders of a version-3 dump (``_book``): built as ``book.insert`` in id order
-    would, with the per-order work done by C loops (``map`` through the tables, one
-    ``update`` per level FIFO and per id index)."""
+    would, with most of the per-order work done by C loops (``map`` through the tables,
+    one ``update`` per level FIFO and per id index)."""
     decs = [Decimal(x) for x in d["decimals"]]
-    strings = d["strings"]
     dec = decs.__getitem__
-    txt = [*strings, None].__getitem__  # index -1: none
+    txt = [*d["strings"], None].__getitem__  # index -1: none
     accounts = e.accounts
     markets = e.markets
     books = []
     for b in d["books"]:
         cols = b["columns"]
-        ids = cols["id"]
-        n = len(ids)
-        by_id = b["by_id"]
-        if len(by_id) != n or any(len(cols[f]) != n for f, _, _ in _COLUMNS):
+        n = len(cols["id"])
+        if len(b["by_level"]) != n or any(len(cols[f]) != n for f, _, _ in _COLUMNS):
             raise ValueError(f"book of {b['market']}: columns of unequal length")
-        ids_by_id = list(map(ids.__getitem__, by_id))
-        if n and (ids_by_id[0] < 1 or not all(map(lt, ids_by_id, ids_by_id[1:]))):
-            raise ValueError(f"book of {b['market']}: order ids not unique")
-        books.append((markets[b["market"]], b, cols, ids, by_id, ids_by_id))
+        if n and min(cols["id"]) < 1:
+            raise ValueError(f"book of {b['market']}: order ids not in increasing order")
+        ids = list(accumulate(cols["id"]))
+        ctimes = list(accumulate(cols["ctime_us"]))
+        books.append((markets[b["market"]], b, cols, ids, ctimes))
     # accounts of order owners without balances: created in id order (as insert does)
-    missing = sorted({(oid, uid) for _, _, cols, ids, _, _ in books
+    missing = sorted({(oid, uid) for _, _, cols, ids, _ in books
                       for oid, uid in zip(ids, cols["user"]) if uid not in accounts})
     for _, uid in missing:
         if uid not in accounts:
             accounts[uid] = Account(uid)
     cid_orders = []
     new = Order
-    for m, b, cols, ids, by_id, ids_by_id in books:
+    for m, b, cols, ids, ctimes in books:
         mname = m.name
-        sides = []
+        # the side of each order, from the levels
+        by_level = b["by_level"]
+        sides = [0] * len(ids)
+        pos = 0
         for side, count in b["levels"]:
-            sides += [side] * count
-        if len(sides) != len(ids):
-            raise ValueError(f"book of {mname}: levels hold {len(sides)} orders, not {len(ids)}")
-        lefts = list(map(dec, cols["left"]))
-        amounts = list(map(dec, cols["amount"]))
+            for i in by_level[pos:pos + count]:
+                sides[i] = side
+            pos += count
+        if pos != len(ids) or 0 in sides:
+            raise ValueError(f"book of {mname}: levels do not hold every order once")
         objs = []
         add = objs.append
+        index = m.orders
+        users = m.users
         for (oid, typ, side, uid, ct, mt, src, cid, price, amount, tf, mf, left, frz, ds, dm,
-             df, acct) in zip(ids, cols["type"], sides, cols["user"], cols["ctime_us"],
-                              cols["mtime_us"], map(txt, cols["source"]),
+             df, acct) in zip(ids, cols["type"], sides, cols["user"], ctimes,
+                              map(add_, ctimes, cols["mtime_us"]), map(txt, cols["source"]),
                               map(txt, cols["client_order_id"]), map(dec, cols["price"]),
-                              amounts, map(dec, cols["taker_fee"]), map(dec, cols["maker_fee"]),
-                              lefts, map(dec, cols["freeze"]), map(dec, cols["deal_stock"]),
+                              map(dec, cols["amount"]), map(dec, cols["taker_fee"]),
+                              map(dec, cols["maker_fee"]), map(dec, cols["left"]),
+                              map(dec, cols["freeze"]), map(dec, cols["deal_stock"]),
                               map(dec, cols["deal_money"]), map(dec, cols["deal_fee"]),
                               map(accounts.__getitem__, cols["user"])):
             o = new()
@@ -540,22 +553,31 @@ def _load_books(e, d):
             o.deal_fee = df
             o.acct = acct
             add(o)
-        # levels: consecutive runs of orders; each FIFO in id order, keyed by the price of
-        # its first order, total = 0 + the lefts in id order
+            u = users.get(uid)
+            if u is None:
+                users[uid] = {oid: o}
+            else:
+                u[oid] = o
+            if cid is not None:
+                cid_orders.append((oid, o))
+        index.update(zip(ids, objs))
+        # levels: each FIFO in id order, keyed by the price of its first order, total =
+        # 0 + the lefts in id order
         asks = []
         bids = []
         pos = 0
         prev = None
         for side, count in b["levels"]:
             end = pos + count
-            first = objs[pos]
-            if count < 1 or (prev is not None and (side, first.price) <= prev) or \
-                    not all(map(lt, ids[pos:end - 1], ids[pos + 1:end])):
+            at = by_level[pos:end]
+            first = objs[at[0]]
+            if (prev is not None and (side, first.price) <= prev) or not all(map(lt, at, at[1:])):
                 raise ValueError(f"book of {mname}: levels out of order")
             prev = (side, first.price)
+            fifo = list(map(objs.__getitem__, at))
             lvl = Level(first.price)
-            lvl.orders.update(zip(ids[pos:end], objs[pos:end]))
-            lvl.total = sum(lefts[pos:end], ZERO)
+            lvl.orders.update(zip(map(ids.__getitem__, at), fifo))
+            lvl.total = sum(map(_left, fifo), ZERO)
             (asks if side == ASK else bids).append((first.price, lvl))
             pos = end
         m.asks = SortedDict(asks)
@@ -564,24 +586,13 @@ def _load_books(e, d):
         m.n_bids = len(objs) - m.n_asks
         m.best_ask = m.asks.peekitem(0)[1] if asks else None
         m.best_bid = m.bids.peekitem(-1)[1] if bids else None
-        # the id index, the users' indexes, the open client order ids: one pass in id order
-        index = m.orders
-        users = m.users
-        for oid, uid, cid, o in zip(ids_by_id, map(cols["user"].__getitem__, by_id),
-                                    map(cols["client_order_id"].__getitem__, by_id),
-                                    map(objs.__getitem__, by_id)):
-            index[oid] = o
-            u = users.get(uid)
-            if u is None:
-                users[uid] = {oid: o}
-            else:
-                u[oid] = o
-            if cid >= 0:
-                cid_orders.append((oid, o))
     cid_orders.sort(key=_first)
     open_cids = e.open_cids
     for _, o in cid_orders:
         open_cids[(o.user, o.cid)] = o
+
+
+_left = attrgetter("left")
 
 
 def _side(groups):

@@ -248,7 +248,7 @@ def test_load_matches_reference_loader(seed):
     want = structure(ref)
     d = e.dump_state()
     assert d["version"] == 3 and "orders" not in d
-    assert sum(len(b["columns"]["id"]) for b in d["books"]) == sum(len(m.orders) for m in e.markets.values())
+    assert sum(len(b["by_level"]) for b in d["books"]) == sum(len(m.orders) for m in e.markets.values())
     # new layout, through the snapshot encoding
     assert structure(Engine.load_state(orjson.loads(orjson.dumps(d)))) == want
     # layout 2 (snapshots written before layout 3)
@@ -336,24 +336,26 @@ def test_v3_level_of_equal_prices_written_differently():
 def _corrupt(d, how):
     b = d["books"][0]
     cols = b["columns"]
+    multi = next(i for i, (_, n) in enumerate(b["levels"]) if n > 1)
+    start = sum(n for _, n in b["levels"][:multi])
     if how == "levels swapped":
         b["levels"][0], b["levels"][-1] = b["levels"][-1], b["levels"][0]
     elif how == "levels short":
         b["levels"][-1][1] -= 1
-    elif how == "by_id permuted":
-        b["by_id"][0], b["by_id"][1] = b["by_id"][1], b["by_id"][0]
+    elif how == "fifo out of id order":
+        bl = b["by_level"]
+        bl[start], bl[start + 1] = bl[start + 1], bl[start]
+    elif how == "an order in two levels":
+        b["by_level"][start + 1] = b["by_level"][0]
     elif how == "column short":
         cols["left"].pop()
-    elif how == "fifo out of order":
-        i = next(i for i, (_, n) in enumerate(b["levels"]) if n > 1)
-        start = sum(n for _, n in b["levels"][:i])
-        for f in cols:
-            cols[f][start], cols[f][start + 1] = cols[f][start + 1], cols[f][start]
+    elif how == "ids not increasing":
+        cols["id"][1] = 0
     return d
 
 
-@pytest.mark.parametrize("how", ["levels swapped", "levels short", "by_id permuted",
-                                 "column short", "fifo out of order"])
+@pytest.mark.parametrize("how", ["levels swapped", "levels short", "fifo out of id order",
+                                 "an order in two levels", "column short", "ids not increasing"])
 def test_v3_inconsistent_books_rejected(how):
     e = mixed(3, n=300)
     d = orjson.loads(orjson.dumps(e.dump_state()))
