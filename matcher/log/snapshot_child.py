@@ -23,8 +23,10 @@ stdout:
 By operation count: with ``SNAPSHOT_EVERY_OPERATIONS`` = N > 0 it also writes a snapshot on
 its own whenever its engine is N or more operations past the last snapshot (between
 steps; retention with ``SNAPSHOT_KEEP``, the outputs' position read from ``sink_progress``
-— at or behind what the matcher knows, so retention only keeps more). A restart then
-replays fewer than about N operations, whatever the time since the last periodic snapshot.
+— at or behind what the matcher knows, so retention only keeps more; a sink the settings
+turn on without a stored position yet counts as 0). A restart then replays fewer than
+about N operations, whatever the time since the last periodic snapshot. A failed one is
+tried again after ``SNAPSHOT_RETRY`` s.
 
 It exits at EOF of its stdin (the matcher went away).
 
@@ -56,6 +58,7 @@ logger = logging.getLogger("matcher.snapshot")
 POLL = 0.05  # s between polls of the operation log when caught up
 PAGE = 2_000  # operations applied per step at most (requests are answered between steps)
 RETRY = 1.0  # s before the next step after a failed one (database away)
+SNAPSHOT_RETRY = 30.0  # s before the next snapshot by operation count after a failed one
 
 
 def make_snapshot(db, engine, upto: int, keep: int, sink_position: int | None, *, at_least: bool = False):
@@ -78,11 +81,15 @@ def make_snapshot(db, engine, upto: int, keep: int, sink_position: int | None, *
 class SnapshotTail:
     """The follower's engine and its steps along the committed log. One thread."""
 
-    def __init__(self, db, page: int = PAGE, every: int = 0, keep: int = 3):
+    def __init__(self, db, page: int = PAGE, every: int = 0, keep: int = 3, sinks=()):
+        """``sinks``: the outputs the matcher runs (``sink_progress`` names); one without a
+        row yet counts as position 0 for retention."""
         self.db = db
         self.page = page
         self.every = every
         self.keep = keep
+        self.sinks = tuple(sinks)
+        self.not_before = 0.0  # monotonic time: no snapshot by count before (after a failure)
         self.engine = None
         self.replayed = 0
         self.snapshot_oper = 0  # end_oper_id of the last snapshot made or loaded
@@ -116,15 +123,29 @@ class SnapshotTail:
     def due(self) -> bool:
         """A snapshot by operation count is due."""
         return bool(self.every) and self.engine is not None and \
-            self.engine.oper_seq - self.snapshot_oper >= self.every
+            self.engine.oper_seq - self.snapshot_oper >= self.every and time.monotonic() >= self.not_before
 
-    def snapshot_by_count(self) -> dict:
-        """The snapshot ``SNAPSHOT_EVERY_OPERATIONS`` asks for: a dump of the engine where it
-        is (committed operations only)."""
+    def sink_position(self) -> int | None:
+        """The outputs' position for retention: the lowest stored one (each at or behind
+        the matcher's view of it), 0 for a sink that runs but has stored none yet."""
         progress = read_progress(self.db)
-        sink = min(progress.values()) if progress else None
-        self.engine, meta = make_snapshot(self.db, self.engine, self.engine.oper_seq, self.keep, sink,
-                                          at_least=True)
+        for name in self.sinks:
+            progress.setdefault(name, 0)
+        return min(progress.values()) if progress else None
+
+    def snapshot_by_count(self) -> dict | None:
+        """The snapshot ``SNAPSHOT_EVERY_OPERATIONS`` asks for: a dump of the engine where it
+        is (committed operations only). A failure is logged and the next attempt waits
+        ``SNAPSHOT_RETRY`` s; the engine stays as it is (a snapshot does not change it)."""
+        try:
+            _, meta = make_snapshot(self.db, self.engine, self.engine.oper_seq, self.keep,
+                                    self.sink_position(), at_least=True)
+        except Exception:  # noqa: BLE001 - database away: tried again later
+            logger.error("snapshot by operation count at operation %s failed", self.engine.oper_seq,
+                         exc_info=True)
+            self.db.close()
+            self.not_before = time.monotonic() + SNAPSHOT_RETRY
+            return None
         gc.freeze()
         self.snapshot_oper = meta["end_oper_id"]
         self.snapshots += 1
@@ -178,7 +199,10 @@ def main() -> int:
     threading.Thread(target=read_requests, name="snapshot-requests", daemon=True).start()
     from django.conf import settings
 
-    tail = SnapshotTail(Db(alias), every=settings.SNAPSHOT_EVERY_OPERATIONS, keep=settings.SNAPSHOT_KEEP)
+    sinks = [name for name, on in (("history", settings.MATCHER_HISTORY),
+                                   ("kafka", settings.MATCHER_KAFKA and settings.KAFKA_BOOTSTRAP)) if on]
+    tail = SnapshotTail(Db(alias), every=settings.SNAPSHOT_EVERY_OPERATIONS, keep=settings.SNAPSHOT_KEEP,
+                        sinks=sinks)
     wait = 0.0
     try:
         while True:

@@ -127,3 +127,44 @@ def test_snapshots_by_operation_count(monkeypatch):
         assert engine.state_hash() == hashes[oper]
     finally:
         db.close()
+
+
+def test_retention_position_and_a_failed_snapshot_by_count(monkeypatch):
+    """The follower's own snapshots keep what the outputs may need: a sink that runs but has
+    stored no position yet counts as 0; a failed snapshot leaves the engine and waits."""
+    from matcher.core import Engine
+    from matcher.log import snapshot_child
+    from matcher.log.db import Db
+    from matcher.log.snapshot_child import SnapshotTail
+    from tests.matcher.log.helpers import sql
+
+    db = Db()
+    try:
+        tail = SnapshotTail(db, every=10, sinks=("history", "kafka"))
+        assert tail.sink_position() == 0
+        sql("INSERT INTO sink_progress (name, position) VALUES ('history', 40), ('kafka', 25)")
+        assert tail.sink_position() == 25
+        assert SnapshotTail(db, sinks=()).sink_position() == 25
+        sql("DELETE FROM sink_progress")
+        assert SnapshotTail(db, sinks=()).sink_position() is None
+
+        tail.engine = e = Engine()
+        for m, p in SETUP:
+            assert e.execute(m, p, 1).error is None
+        for i in range(1, 12):
+            assert e.execute("balance.update", [1, "USDT", "deposit", i, "1", {}], 1 + i).error is None
+        assert tail.due()
+
+        def broken(*a, **kw):
+            raise RuntimeError("database away")
+
+        monkeypatch.setattr(snapshot_child, "make_snapshot", broken)
+        assert tail.snapshot_by_count() is None
+        assert tail.engine is e and not tail.due() and tail.snapshots == 0  # waits SNAPSHOT_RETRY
+        monkeypatch.undo()
+        tail.not_before = 0.0
+        meta = tail.snapshot_by_count()
+        assert meta["end_oper_id"] == e.oper_seq == tail.snapshot_oper and tail.snapshots == 1
+        assert not tail.due()
+    finally:
+        db.close()
