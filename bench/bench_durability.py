@@ -3,6 +3,7 @@
     DATABASE_URL=mysql://root@127.0.0.1:3306/bench_durability \\
       .venv/bin/python bench/bench_durability.py [--seconds 20] [--clients 32] \\
       [--resting 1000000] [--log 1000000] [--skip-throughput] [--skip-recovery]
+      [--reuse [--keep-snapshot | --snapshot-behind N]]
 
 The database named in DATABASE_URL is dropped and re-created (MySQL only), then migrated.
 A private Tansu broker is started on a free port.
@@ -25,10 +26,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import random
 import subprocess
 import sys
+import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -241,7 +244,7 @@ async def throughput(args, bootstrap):
                            "p99_seen_by_matcher": round(pct(seen_lags, 0.99) * 1000, 1)},
         "snapshot": {k: results[1].get(k) for k in ("size", "end_oper_id", "replayed", "replay_s", "dump_s", "encode_s",
                                                    "write_s", "wall_s", "window_s")},
-        "resting_orders_at_end": len(s.engine.dump_state()["orders"]),
+        "resting_orders_at_end": sum(len(m.orders) for m in s.engine.markets.values()),
         "reads": {"n": len(read_lat), "p50_ms": round(pct(read_lat, 0.5) * 1000, 2),
                   "p99_ms": round(pct(read_lat, 0.99) * 1000, 2),
                   "max_ms": round(max(read_lat, default=0) * 1000, 2)},
@@ -259,6 +262,8 @@ def recovery(args):
     from matcher.log.snapshot import write_snapshot
 
     db = Db()
+    if args.reuse:
+        return recovery_again(db, args)
     db.run(lambda cur: [cur.execute(f"DELETE FROM {t}") for t in
                         ("operation_log", "snapshot_chunk", "snapshot", "sink_progress")])
     e = Engine()
@@ -311,7 +316,9 @@ def recovery(args):
             flush()
     flush()
     expected = e.state_hash()
-    resting_end = len(e.dump_state()["orders"])
+    resting_end = sum(len(m.orders) for m in e.markets.values())
+    with open(_expected_file(), "w") as f:
+        json.dump({"hash": expected, "resting_at_end": resting_end}, f)
     del e
     t2 = time.monotonic()
     engine, info = recover(db)
@@ -327,6 +334,58 @@ def recovery(args):
     }
 
 
+def _expected_file():
+    name = os.environ["DATABASE_URL"].rsplit("/", 1)[-1]
+    return os.path.join(tempfile.gettempdir(), f"bench_durability_{name}.json")
+
+
+def recovery_again(db, args):
+    """``--reuse``: the data of an earlier recovery run (same database); the snapshot is
+    written again in the current format first (``--keep-snapshot``: as it is; with
+    ``--snapshot-behind N``: at N operations before the end of the log), then ``recover()``
+    is timed."""
+    from matcher.log.recovery import load_base, recover
+    from matcher.log.snapshot import delete_snapshot, list_snapshots, write_snapshot
+
+    with open(_expected_file()) as f:
+        expected = json.load(f)
+    old = list_snapshots(db)
+    if not old:
+        sys.exit("--reuse: no snapshot in the database; run without --reuse first")
+    meta = old[0] if args.keep_snapshot else old[-1]  # the oldest: the first run's, after the resting orders
+    snap_s = None
+    if not args.keep_snapshot:
+        e, _ = load_base(db, max_oper_id=meta["end_oper_id"])
+        assert e.oper_seq == meta["end_oper_id"]
+        if args.snapshot_behind is not None:
+            from matcher.log.recovery import replay
+
+            top = db.query("SELECT MAX(id) FROM operation_log")[0][0]
+            replay(db, e, upto=max(e.oper_seq, top - args.snapshot_behind))
+        t1 = time.monotonic()
+        meta = write_snapshot(db, e)
+        snap_s = time.monotonic() - t1
+        del e
+        for s in old:
+            if args.snapshot_behind is None or s is not old[-1]:
+                delete_snapshot(db, s["id"])  # with --snapshot-behind the first one stays
+    t2 = time.monotonic()
+    c2 = time.process_time()
+    engine, info = recover(db)
+    rec_s = time.monotonic() - t2
+    rec_cpu = time.process_time() - c2
+    same = engine.state_hash() == expected["hash"]
+    db.close()
+    return {
+        "resting_at_end": expected["resting_at_end"], "snapshot_bytes": meta["size"],
+        "snapshot_write_s": snap_s and round(snap_s, 1), "snapshot_meta": {k: meta.get(k) for k in ("dump_s", "encode_s", "write_s")},
+        "recovery_s": round(rec_s, 2), "recovery_cpu_s": round(rec_cpu, 2), "load_s": info["load_s"],
+        "replayed": info["replayed"],
+        "replay_s": info["replay_s"], "replay_per_s": round(info["replayed"] / max(1e-9, info["replay_s"])),
+        "state_equal": same,
+    }
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=20)
@@ -336,13 +395,23 @@ def main():
     ap.add_argument("--log", type=int, default=1_000_000)
     ap.add_argument("--skip-throughput", action="store_true")
     ap.add_argument("--skip-recovery", action="store_true")
+    ap.add_argument("--reuse", action="store_true",
+                    help="recovery only, on the data an earlier recovery run left in the database")
+    ap.add_argument("--keep-snapshot", action="store_true", help="with --reuse: the snapshot as stored")
+    ap.add_argument("--snapshot-behind", type=int, metavar="N",
+                    help="with --reuse: the snapshot rewritten N operations before the end of the log "
+                         "(a restart replays N); the first run's snapshot stays, the others are deleted")
     ap.add_argument("--readers", type=int, default=0, help="coroutines polling balance.query (read latency)")
     ap.add_argument("--no-history", action="store_true", help="history follower off (for comparison)")
     ap.add_argument("--no-kafka", action="store_true", help="Kafka publisher off (for comparison)")
     ap.add_argument("--profile", action="store_true", help="cProfile of the event-loop thread")
     ap.add_argument("--lag-trace", metavar="FILE", help="write the history lag samples (s since start, oper, lag s)")
     args = ap.parse_args()
-    flush, version = prepare_database()
+    if args.reuse:
+        args.skip_throughput = True
+        flush = version = "?"
+    else:
+        flush, version = prepare_database()
     import django
 
     django.setup()

@@ -13,6 +13,9 @@ MATCHER_RPC_TIMEOUT = env.float("MATCHER_RPC_TIMEOUT", default=1.0)
 MATCHER_RPC_POOL_SIZE = env.int("MATCHER_RPC_POOL_SIZE", default=2)  # client connections per event loop
 
 SNAPSHOT_INTERVAL = env.float("SNAPSHOT_INTERVAL", default=3600.0)  # s between snapshots; 0 = only on demand
+# the snapshot follower also snapshots once its engine is this many operations past the last
+# snapshot (bounds the replay at a restart); 0 = by time (SNAPSHOT_INTERVAL) and on demand only
+SNAPSHOT_EVERY_OPERATIONS = env.int("SNAPSHOT_EVERY_OPERATIONS", default=500_000)
 SNAPSHOT_KEEP = env.int("SNAPSHOT_KEEP", default=3)  # snapshots retained; the log is pruned behind the oldest
 MATCHER_KAFKA = env.bool("MATCHER_KAFKA", default=True)  # publish deals/orders/balances to KAFKA_BOOTSTRAP
 MATCHER_KAFKA_TOPIC_PREFIX = env.str("MATCHER_KAFKA_TOPIC_PREFIX", default="")  # tests: isolated topics

@@ -1,13 +1,26 @@
 """Engine state: ``dump_state`` (JSON-able, decimals as exact strings), ``load_state``
 and ``state_hash`` (sha256 of the canonical version-1 dump). Layout: docs/matcher-core.md
-"Implementation notes" (version 1); version 2 differs only in ``orders``:
+"Implementation notes" (version 1); versions 2 and 3 differ only in how orders are held:
 
-- version 2 (written by ``dump_state``): ``orders`` is a list of rows (lists) in the
-  order of ``ORDER_FIELDS`` (the version-1 keys, ``market`` = the market name,
-  ``client_order_id`` = null when none), sorted by id; ``order_fields`` names the columns.
-  Everything else is exactly version 1 (``balances`` stay objects).
-- version 1 (``dump_state_v1``; still accepted by ``load_state``, since existing
-  snapshots use it): ``orders`` is a list of objects with those keys.
+- version 3 (written by ``dump_state``): no ``orders``; ``books`` instead, one per market
+  with resting orders (in market order): ``{"market": name, "levels": [[side, count],
+  …], "by_id": [...], "columns": {field: [...]}}``. The orders are stored level by level
+  — the asks' levels by ascending price, then the bids' by ascending price, each level's
+  orders in id (= FIFO) order; ``levels`` gives each level's side and order count in that
+  order, ``by_id`` the positions of the orders in id order. ``columns`` holds one list
+  per field of ``ORDER_FIELDS`` except ``market`` and ``side`` (implied): the decimal
+  fields as indexes into the state's ``decimals`` (distinct exact strings),
+  ``source`` as indexes into ``strings``, ``client_order_id`` likewise (-1: none).
+  Loading it needs no per-order parsing or grouping: columns map through the tables in C,
+  each level's FIFO and each market's id index are filled in one ``update`` each.
+- version 2 (still accepted): ``orders`` is a list of rows (lists) in the order of
+  ``ORDER_FIELDS`` (the version-1 keys, ``market`` = the market name, ``client_order_id``
+  = null when none), sorted by id; ``order_fields`` names the columns.
+- version 1 (``dump_state_v1``; still accepted): ``orders`` is a list of objects with
+  those keys.
+
+Everything else (counters, assets, markets, ``balances`` as objects, ``update_keys``,
+``recent_client_order_ids``) is the same in every version.
 
 ``state_hash`` is defined on the version-1 canonical JSON (``json.dumps(dump_state_v1(e),
 sort_keys=True, separators=(",", ":"))``) whatever layout is dumped; ``_canonical_parts``
@@ -29,16 +42,17 @@ import json
 from collections import OrderedDict
 from decimal import Decimal, getcontext, setcontext
 from json.encoder import encode_basestring_ascii as _jstr
-from operator import attrgetter, itemgetter
+from itertools import accumulate
+from operator import add as add_, attrgetter, itemgetter, lt, sub
 
 from sortedcontainers import SortedDict
 
 from .balances import Account
-from .book import ASK, Level, Order
+from .book import ASK, BID, Level, Order
 from .config import Asset, Market
 from .numbers import CTX, ZERO
 
-STATE_VERSION = 2
+STATE_VERSION = 3
 ORDER_FIELDS = ("id", "market", "type", "side", "user", "ctime_us", "mtime_us", "source",
                 "price", "amount", "taker_fee", "maker_fee", "left", "freeze", "deal_stock",
                 "deal_money", "deal_fee", "client_order_id")
@@ -110,9 +124,16 @@ def _order_rows(orders):
 class _NoGC:
     """Cyclic GC off while a whole state is built or walked: the millions of new
     containers would otherwise trigger repeated full collections over the (large,
-    acyclic) book. Restores the previous setting; nothing here makes cycles to collect."""
+    acyclic) book. Restores the previous setting; nothing here makes cycles to collect.
+    With ``settle``, the new objects are moved to the oldest generation on the way out
+    (``freeze`` + ``unfreeze``, no scan), when nothing else is frozen: otherwise the first
+    allocation after ``gc.enable`` would collect the young generation holding the whole
+    new book (≈ 1 s for a million orders)."""
 
-    __slots__ = ("was",)
+    __slots__ = ("was", "settle")
+
+    def __init__(self, settle=False):
+        self.settle = settle
 
     def __enter__(self):
         self.was = gc.isenabled()
@@ -121,6 +142,9 @@ class _NoGC:
 
     def __exit__(self, *exc):
         if self.was:
+            if self.settle and not gc.get_freeze_count():
+                gc.freeze()
+                gc.unfreeze()
             gc.enable()
 
 
@@ -134,11 +158,84 @@ def _dump(e):
     d = _head(e, STATE_VERSION)
     d["balances"] = [{"user": u, "asset": a, "available": v, "freeze": f}
                      for u, a, v, f in _balance_rows(e)]
-    d["order_fields"] = list(ORDER_FIELDS)
-    d["orders"] = _order_rows(_sorted_orders(e))
+    decimals = _Index()
+    strings = _Index()
+    d["books"] = [_book(m, decimals, strings) for m in e.markets.values() if m.orders]
+    d["decimals"] = list(decimals)
+    d["strings"] = list(strings)
     d["update_keys"] = [[k[0], k[1], k[2], k[3], v] for k, v in e.update_keys.items()]
     d["recent_client_order_ids"] = [[k[0], k[1], v[0], v[1]] for k, v in e.recent_cids.items()]
     return d
+
+
+class _Index(dict):
+    """value -> its position in first-seen order (the table is ``list(self)``)."""
+
+    def __missing__(self, k):
+        v = self[k] = len(self)
+        return v
+
+
+# version-3 columns: (field, Order attribute, table) — table "d": decimals, "s": strings;
+# "id" and "ctime_us" are stored as differences to the previous order's, "mtime_us" as the
+# difference to the order's ctime (small numbers: a smaller text, parsed faster)
+_COLUMNS = (("id", "id", None), ("type", "type", None), ("user", "user", None),
+            ("ctime_us", "ctime", None), ("mtime_us", "mtime", None), ("source", "source", "s"),
+            ("client_order_id", "cid", "s"), ("price", "price", "d"), ("amount", "amount", "d"),
+            ("taker_fee", "taker_fee", "d"), ("maker_fee", "maker_fee", "d"),
+            ("left", "left", "d"), ("freeze", "freeze", "d"), ("deal_stock", "deal_stock", "d"),
+            ("deal_money", "deal_money", "d"), ("deal_fee", "deal_fee", "d"))
+_ROW = attrgetter(*(attr for _, attr, _ in _COLUMNS))
+
+
+def _deltas(vals):
+    return list(map(sub, vals, [0, *vals[:-1]])) if vals else []
+
+
+def _book(m, decimals, strings):
+    """One market's orders in layout version 3. Each order is read once (rows, then
+    transposed): a pass per field over a million scattered objects is several times
+    slower."""
+    rows = list(map(_ROW, m.orders.values()))  # id order
+    cols = {}
+    dec = decimals.__getitem__
+    txt = strings.__getitem__
+    for (field, _, table), vals in zip(_COLUMNS, zip(*rows) if rows else [()] * len(_COLUMNS)):
+        if table == "d":
+            vals = list(map(dec, map(str, vals)))
+        elif table == "s":
+            vals = [-1 if v is None else txt(v) for v in vals]
+        else:
+            vals = list(vals)
+        cols[field] = vals
+    ids = cols["id"]
+    cols["mtime_us"] = list(map(sub, cols["mtime_us"], cols["ctime_us"]))
+    cols["ctime_us"] = _deltas(cols["ctime_us"])
+    cols["id"] = _deltas(ids)
+    levels = []
+    level_ids = []
+    for side, book in ((ASK, m.asks), (BID, m.bids)):
+        for lvl in book.values():
+            if lvl.orders:
+                level_ids += lvl.orders.keys()
+                levels.append([side, len(lvl.orders)])
+    position = dict(zip(ids, range(len(ids))))
+    return {"market": m.name, "levels": levels, "by_level": list(map(position.__getitem__, level_ids)),
+            "columns": cols}
+
+
+def dump_state_v2(e) -> dict:
+    """The same state in layout version 2 (orders as rows sorted by id; what snapshots
+    before version 3 hold)."""
+    with _NoGC():
+        d = _head(e, 2)
+        d["balances"] = [{"user": u, "asset": a, "available": v, "freeze": f}
+                         for u, a, v, f in _balance_rows(e)]
+        d["order_fields"] = list(ORDER_FIELDS)
+        d["orders"] = _order_rows(_sorted_orders(e))
+        d["update_keys"] = [[k[0], k[1], k[2], k[3], v] for k, v in e.update_keys.items()]
+        d["recent_client_order_ids"] = [[k[0], k[1], v[0], v[1]] for k, v in e.recent_cids.items()]
+        return d
 
 
 def dump_state_v1(e) -> dict:
@@ -223,7 +320,7 @@ def load_state(cls, d: dict):
     old = getcontext()
     setcontext(CTX)
     try:
-        with _NoGC():
+        with _NoGC(settle=True):
             return _load(cls, d)
     finally:
         setcontext(old)
@@ -257,12 +354,8 @@ def _v1_rows(orders):
                od["deal_money"], od["deal_fee"], od.get("client_order_id"))
 
 
-def _load(cls, d, rows=None):
-    """``rows``: the order rows already sorted by id (the retry of a dump whose orders
-    are not in id order; dump_state writes them sorted)."""
-    check = rows is None
-    if check:
-        rows = _order_rows_of(d)
+def _load_common(cls, d):
+    """A new engine with everything but the orders."""
     e = cls()
     c = d["counters"]
     e.oper_seq = c["oper_seq"]
@@ -297,6 +390,26 @@ def _load(cls, d, rows=None):
         v = b["freeze"]
         if v != "0":
             acct.frz[b["asset"]] = D(v)
+    for uid, asset, business, business_id, tu in d["update_keys"]:
+        e.update_keys[(uid, asset, business, business_id)] = tu
+    for uid, cid, oid, tu in d["recent_client_order_ids"]:
+        e.recent_cids[(uid, cid)] = (oid, tu)
+    return e
+
+
+def _load(cls, d, rows=None):
+    """``rows``: the order rows already sorted by id (the retry of a dump whose orders
+    are not in id order; dump_state writes them sorted)."""
+    if d.get("version") == 3:
+        e = _load_common(cls, d)
+        _load_books(e, d)
+        return e
+    check = rows is None
+    if check:
+        rows = _order_rows_of(d)
+    e = _load_common(cls, d)
+    accounts = e.accounts
+    markets = e.markets
 
     # repeated decimal strings (prices, amounts, fee rates, the zero deal values) parsed
     # once per distinct string; left is usually the amount and an ask's freeze its left
@@ -363,12 +476,123 @@ def _load(cls, d, rows=None):
         m.bids, m.n_bids = _side(bids)
         m.best_ask = m.asks.peekitem(0)[1] if m.asks else None
         m.best_bid = m.bids.peekitem(-1)[1] if m.bids else None
-
-    for uid, asset, business, business_id, tu in d["update_keys"]:
-        e.update_keys[(uid, asset, business, business_id)] = tu
-    for uid, cid, oid, tu in d["recent_client_order_ids"]:
-        e.recent_cids[(uid, cid)] = (oid, tu)
     return e
+
+
+def _load_books(e, d):
+    """The orders of a version-3 dump (``_book``): built as ``book.insert`` in id order
+    would, with most of the per-order work done by C loops (``map`` through the tables,
+    one ``update`` per level FIFO and per id index)."""
+    decs = [Decimal(x) for x in d["decimals"]]
+    dec = decs.__getitem__
+    txt = [*d["strings"], None].__getitem__  # index -1: none
+    accounts = e.accounts
+    markets = e.markets
+    books = []
+    for b in d["books"]:
+        cols = b["columns"]
+        n = len(cols["id"])
+        if len(b["by_level"]) != n or any(len(cols[f]) != n for f, _, _ in _COLUMNS):
+            raise ValueError(f"book of {b['market']}: columns of unequal length")
+        if n and min(cols["id"]) < 1:
+            raise ValueError(f"book of {b['market']}: order ids not in increasing order")
+        ids = list(accumulate(cols["id"]))
+        ctimes = list(accumulate(cols["ctime_us"]))
+        books.append((markets[b["market"]], b, cols, ids, ctimes))
+    # accounts of order owners without balances: created in id order (as insert does)
+    missing = sorted({(oid, uid) for _, _, cols, ids, _ in books
+                      for oid, uid in zip(ids, cols["user"]) if uid not in accounts})
+    for _, uid in missing:
+        if uid not in accounts:
+            accounts[uid] = Account(uid)
+    cid_orders = []
+    new = Order
+    for m, b, cols, ids, ctimes in books:
+        mname = m.name
+        # the side of each order, from the levels
+        by_level = b["by_level"]
+        sides = [0] * len(ids)
+        pos = 0
+        for side, count in b["levels"]:
+            for i in by_level[pos:pos + count]:
+                sides[i] = side
+            pos += count
+        if pos != len(ids) or 0 in sides:
+            raise ValueError(f"book of {mname}: levels do not hold every order once")
+        objs = []
+        add = objs.append
+        index = m.orders
+        users = m.users
+        for (oid, typ, side, uid, ct, mt, src, cid, price, amount, tf, mf, left, frz, ds, dm,
+             df, acct) in zip(ids, cols["type"], sides, cols["user"], ctimes,
+                              map(add_, ctimes, cols["mtime_us"]), map(txt, cols["source"]),
+                              map(txt, cols["client_order_id"]), map(dec, cols["price"]),
+                              map(dec, cols["amount"]), map(dec, cols["taker_fee"]),
+                              map(dec, cols["maker_fee"]), map(dec, cols["left"]),
+                              map(dec, cols["freeze"]), map(dec, cols["deal_stock"]),
+                              map(dec, cols["deal_money"]), map(dec, cols["deal_fee"]),
+                              map(accounts.__getitem__, cols["user"])):
+            o = new()
+            o.id = oid
+            o.type = typ
+            o.side = side
+            o.user = uid
+            o.ctime = ct
+            o.mtime = mt
+            o.mname = mname
+            o.source = src
+            o.cid = cid
+            o.price = price
+            o.amount = amount
+            o.left = left
+            o.freeze = frz
+            o.taker_fee = tf
+            o.maker_fee = mf
+            o.deal_stock = ds
+            o.deal_money = dm
+            o.deal_fee = df
+            o.acct = acct
+            add(o)
+            u = users.get(uid)
+            if u is None:
+                users[uid] = {oid: o}
+            else:
+                u[oid] = o
+            if cid is not None:
+                cid_orders.append((oid, o))
+        index.update(zip(ids, objs))
+        # levels: each FIFO in id order, keyed by the price of its first order, total =
+        # 0 + the lefts in id order
+        asks = []
+        bids = []
+        pos = 0
+        prev = None
+        for side, count in b["levels"]:
+            end = pos + count
+            at = by_level[pos:end]
+            first = objs[at[0]]
+            if (prev is not None and (side, first.price) <= prev) or not all(map(lt, at, at[1:])):
+                raise ValueError(f"book of {mname}: levels out of order")
+            prev = (side, first.price)
+            fifo = list(map(objs.__getitem__, at))
+            lvl = Level(first.price)
+            lvl.orders.update(zip(map(ids.__getitem__, at), fifo))
+            lvl.total = sum(map(_left, fifo), ZERO)
+            (asks if side == ASK else bids).append((first.price, lvl))
+            pos = end
+        m.asks = SortedDict(asks)
+        m.bids = SortedDict(bids)
+        m.n_asks = sum(len(lvl.orders) for _, lvl in asks)
+        m.n_bids = len(objs) - m.n_asks
+        m.best_ask = m.asks.peekitem(0)[1] if asks else None
+        m.best_bid = m.bids.peekitem(-1)[1] if bids else None
+    cid_orders.sort(key=_first)
+    open_cids = e.open_cids
+    for _, o in cid_orders:
+        open_cids[(o.user, o.cid)] = o
+
+
+_left = attrgetter("left")
 
 
 def _side(groups):

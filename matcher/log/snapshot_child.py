@@ -17,7 +17,16 @@ stdout:
   Answer ``{"ok": meta}`` (``meta["replayed"]``: operations replayed at snapshot time,
   ≈ 0 while the follower keeps up) or ``{"error": "…"}``.
 - ``{"status": true}``: ``{"ok": {"oper": engine position or None, "replayed": operations
-  applied since the start}}``.
+  applied since the start, "snapshot_oper": end_oper_id of the last snapshot it made or
+  loaded, "snapshots": snapshots it made on its own}}``.
+
+By operation count: with ``SNAPSHOT_EVERY_OPERATIONS`` = N > 0 it also writes a snapshot on
+its own whenever its engine is N or more operations past the last snapshot (between
+steps; retention with ``SNAPSHOT_KEEP``, the outputs' position read from ``sink_progress``
+— at or behind what the matcher knows, so retention only keeps more; a sink the settings
+turn on without a stored position yet counts as 0). A restart then replays fewer than
+about N operations, whatever the time since the last periodic snapshot. A failed one is
+tried again after ``SNAPSHOT_RETRY`` s.
 
 It exits at EOF of its stdin (the matcher went away).
 
@@ -39,7 +48,7 @@ import orjson
 
 from matcher.child_process import child_setup, reply
 
-from .db import Db, placeholder
+from .db import Db, placeholder, read_progress
 from .oplog import SELECT as SELECT_LOG
 from .recovery import RecoveryError, load_base, replay, replay_entry
 from .snapshot import apply_retention, write_snapshot
@@ -49,6 +58,7 @@ logger = logging.getLogger("matcher.snapshot")
 POLL = 0.05  # s between polls of the operation log when caught up
 PAGE = 2_000  # operations applied per step at most (requests are answered between steps)
 RETRY = 1.0  # s before the next step after a failed one (database away)
+SNAPSHOT_RETRY = 30.0  # s before the next snapshot by operation count after a failed one
 
 
 def make_snapshot(db, engine, upto: int, keep: int, sink_position: int | None, *, at_least: bool = False):
@@ -71,14 +81,23 @@ def make_snapshot(db, engine, upto: int, keep: int, sink_position: int | None, *
 class SnapshotTail:
     """The follower's engine and its steps along the committed log. One thread."""
 
-    def __init__(self, db, page: int = PAGE):
+    def __init__(self, db, page: int = PAGE, every: int = 0, keep: int = 3, sinks=()):
+        """``sinks``: the outputs the matcher runs (``sink_progress`` names); one without a
+        row yet counts as position 0 for retention."""
         self.db = db
         self.page = page
+        self.every = every
+        self.keep = keep
+        self.sinks = tuple(sinks)
+        self.not_before = 0.0  # monotonic time: no snapshot by count before (after a failure)
         self.engine = None
         self.replayed = 0
+        self.snapshot_oper = 0  # end_oper_id of the last snapshot made or loaded
+        self.snapshots = 0  # made on its own (operation count)
 
     def _load(self) -> None:
         self.engine, meta = load_base(self.db)
+        self.snapshot_oper = meta["end_oper_id"] if meta else 0
         gc.collect()
         gc.freeze()  # the loaded books are long-lived: full collections need not walk them
         logger.info("snapshot follower: engine at operation %s (snapshot %s)", self.engine.oper_seq,
@@ -101,14 +120,49 @@ class SnapshotTail:
         self.replayed += len(rows)
         return len(rows)
 
+    def due(self) -> bool:
+        """A snapshot by operation count is due."""
+        return bool(self.every) and self.engine is not None and \
+            self.engine.oper_seq - self.snapshot_oper >= self.every and time.monotonic() >= self.not_before
+
+    def sink_position(self) -> int | None:
+        """The outputs' position for retention: the lowest stored one (each at or behind
+        the matcher's view of it), 0 for a sink that runs but has stored none yet."""
+        progress = read_progress(self.db)
+        for name in self.sinks:
+            progress.setdefault(name, 0)
+        return min(progress.values()) if progress else None
+
+    def snapshot_by_count(self) -> dict | None:
+        """The snapshot ``SNAPSHOT_EVERY_OPERATIONS`` asks for: a dump of the engine where it
+        is (committed operations only). A failure is logged and the next attempt waits
+        ``SNAPSHOT_RETRY`` s; the engine stays as it is (a snapshot does not change it)."""
+        try:
+            _, meta = make_snapshot(self.db, self.engine, self.engine.oper_seq, self.keep,
+                                    self.sink_position(), at_least=True)
+        except Exception:  # noqa: BLE001 - database away: tried again later
+            logger.error("snapshot by operation count at operation %s failed", self.engine.oper_seq,
+                         exc_info=True)
+            self.db.close()
+            self.not_before = time.monotonic() + SNAPSHOT_RETRY
+            return None
+        gc.freeze()
+        self.snapshot_oper = meta["end_oper_id"]
+        self.snapshots += 1
+        logger.info("snapshot %s by operation count at operation %s (dump %.2fs, encode %.2fs, write %.2fs)",
+                    meta["id"], meta["end_oper_id"], meta["dump_s"], meta["encode_s"], meta["write_s"])
+        return meta
+
     def handle(self, req: dict) -> dict:
         if req.get("status"):
             return {"ok": {"oper": self.engine.oper_seq if self.engine is not None else None,
-                           "replayed": self.replayed}}
+                           "replayed": self.replayed, "snapshot_oper": self.snapshot_oper,
+                           "snapshots": self.snapshots}}
         try:
             self.engine, meta = make_snapshot(self.db, self.engine, req["upto"], req["keep"],
                                               req.get("sink_position"), at_least=True)
             gc.freeze()
+            self.snapshot_oper = meta["end_oper_id"]
             return {"ok": meta}
         except Exception as e:  # noqa: BLE001 - reported to the matcher, which logs and retries later
             logger.error("snapshot at operation %s failed", req.get("upto"), exc_info=True)
@@ -143,7 +197,12 @@ def main() -> int:
         requests.put(None)  # EOF: the matcher went away
 
     threading.Thread(target=read_requests, name="snapshot-requests", daemon=True).start()
-    tail = SnapshotTail(Db(alias))
+    from django.conf import settings
+
+    sinks = [name for name, on in (("history", settings.MATCHER_HISTORY),
+                                   ("kafka", settings.MATCHER_KAFKA and settings.KAFKA_BOOTSTRAP)) if on]
+    tail = SnapshotTail(Db(alias), every=settings.SNAPSHOT_EVERY_OPERATIONS, keep=settings.SNAPSHOT_KEEP,
+                        sinks=sinks)
     wait = 0.0
     try:
         while True:
@@ -159,8 +218,10 @@ def main() -> int:
                 continue
             try:
                 n = tail.step()
+                if tail.due():
+                    tail.snapshot_by_count()
             except Exception as e:  # noqa: BLE001 - database away, or a log it cannot follow: retried
-                logger.error("snapshot follower: following the operation log failed", exc_info=True)
+                logger.error("snapshot follower: following the operation log or a snapshot failed", exc_info=True)
                 tail.after_error(e)
                 wait = RETRY
                 continue

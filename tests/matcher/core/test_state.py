@@ -1,6 +1,6 @@
 """dump_state / load_state / state_hash: the bulk loader builds exactly what inserting the
 orders one by one did (the pre-optimisation loader, kept below as the reference), the
-layout-1 dumps still load, state_hash is the sha256 of the canonical layout-1 JSON, and a
+layout-1 and layout-2 dumps still load, state_hash is the sha256 of the canonical layout-1 JSON, and a
 loaded engine continues exactly like the original."""
 import hashlib
 import json
@@ -247,9 +247,14 @@ def test_load_matches_reference_loader(seed):
     ref = ref_load_v1(ref_dump_v1(e))
     want = structure(ref)
     d = e.dump_state()
-    assert d["version"] == 2 and len(d["orders"]) == sum(len(m.orders) for m in e.markets.values())
+    assert d["version"] == 3 and "orders" not in d
+    assert sum(len(b["by_level"]) for b in d["books"]) == sum(len(m.orders) for m in e.markets.values())
     # new layout, through the snapshot encoding
     assert structure(Engine.load_state(orjson.loads(orjson.dumps(d)))) == want
+    # layout 2 (snapshots written before layout 3)
+    d2 = st.dump_state_v2(e)
+    assert d2["version"] == 2 and len(d2["orders"]) == sum(len(m.orders) for m in e.markets.values())
+    assert structure(Engine.load_state(orjson.loads(orjson.dumps(d2)))) == want
     # old layout (what existing snapshots hold), written by the old dump
     assert structure(Engine.load_state(orjson.loads(orjson.dumps(ref_dump_v1(e))))) == want
     # old layout written by dump_state_v1
@@ -305,10 +310,58 @@ def test_v1_unsorted_and_equal_prices_written_differently():
     lvl = got.markets["BTCUSDT"].bids.peekitem(-1)[1]
     assert list(lvl.orders) == [1, 2, 3] and repr(lvl.price) == "Decimal('100.50')"
     # layout 2 with the rows out of id order
-    d2 = e.dump_state()
+    d2 = st.dump_state_v2(e)
     d2["orders"].reverse()
     assert structure(Engine.load_state(d2)) == structure(Engine.load_state(e.dump_state()))
     assert Engine.load_state(d2).dump_state() == e.dump_state()
+
+
+def test_v3_level_of_equal_prices_written_differently():
+    """A live level holding "100.5" and "100.50" orders: layout 3 keeps it one level, keyed
+    by its first order's price, as the reference loader builds it."""
+    e = seeded()
+    for u in (1, 2):
+        ok(e, "balance.update", [u, "USDT", "deposit", u, "100000", {}])
+        ok(e, "balance.update", [u, "BTC", "deposit", u, "100", {}])
+    for u, side, price in ((1, 2, "100.50"), (2, 2, "100.5"), (1, 2, "100.500"), (2, 1, "101"),
+                           (1, 1, "101.0"), (2, 1, "102")):
+        ok(e, "order.put_limit", [u, "BTCUSDT", side, "1", price, "0.002", "0.001", ""])
+    d = e.dump_state()
+    assert [lv for b in d["books"] for lv in b["levels"]] == [[1, 2], [1, 1], [2, 3]]
+    got = Engine.load_state(orjson.loads(orjson.dumps(d)))
+    assert structure(got) == structure(ref_load_v1(ref_dump_v1(e)))
+    assert got.dump_state() == d and got.state_hash() == e.state_hash()
+
+
+def _corrupt(d, how):
+    b = d["books"][0]
+    cols = b["columns"]
+    multi = next(i for i, (_, n) in enumerate(b["levels"]) if n > 1)
+    start = sum(n for _, n in b["levels"][:multi])
+    if how == "levels swapped":
+        b["levels"][0], b["levels"][-1] = b["levels"][-1], b["levels"][0]
+    elif how == "levels short":
+        b["levels"][-1][1] -= 1
+    elif how == "fifo out of id order":
+        bl = b["by_level"]
+        bl[start], bl[start + 1] = bl[start + 1], bl[start]
+    elif how == "an order in two levels":
+        b["by_level"][start + 1] = b["by_level"][0]
+    elif how == "column short":
+        cols["left"].pop()
+    elif how == "ids not increasing":
+        cols["id"][1] = 0
+    return d
+
+
+@pytest.mark.parametrize("how", ["levels swapped", "levels short", "fifo out of id order",
+                                 "an order in two levels", "column short", "ids not increasing"])
+def test_v3_inconsistent_books_rejected(how):
+    e = mixed(3, n=300)
+    d = orjson.loads(orjson.dumps(e.dump_state()))
+    Engine.load_state(d)  # intact: loads
+    with pytest.raises(ValueError):
+        Engine.load_state(_corrupt(d, how))
 
 
 def test_gc_setting_restored():
@@ -326,12 +379,12 @@ def test_gc_setting_restored():
 
 
 def test_bad_version_rejected():
-    d = Engine().dump_state()
-    for v in (None, 0, 3, "2"):
-        d["version"] = v
-        with pytest.raises(ValueError):
-            Engine.load_state(d)
-    d = Engine().dump_state()
+    for d in (Engine().dump_state(), st.dump_state_v2(Engine())):
+        for v in (None, 0, 4, "2", "3"):
+            d["version"] = v
+            with pytest.raises(ValueError):
+                Engine.load_state(d)
+    d = st.dump_state_v2(Engine())
     d["order_fields"] = list(reversed(d["order_fields"]))
     with pytest.raises(ValueError):
         Engine.load_state(d)

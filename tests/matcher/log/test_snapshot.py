@@ -73,3 +73,33 @@ def test_retention_keeps_the_newest_and_the_one_the_outputs_need_and_prunes_the_
     out = apply_retention(db, keep=2, sink_position=metas[3]["end_event_seq"])
     assert sorted(out["kept"]) == [metas[2]["id"], metas[3]["id"]]
     assert sql("SELECT MIN(id) FROM operation_log")[0][0] == metas[2]["end_oper_id"] + 1
+
+
+@pytest.mark.parametrize("layout", [1, 2])
+def test_a_snapshot_of_an_older_state_layout_still_loads(db, layout):
+    """Snapshots written before state layout 3 (the version field of the stored state)
+    load to the same engine; the next snapshot is written in layout 3."""
+    import random
+
+    from matcher.core import state as st
+    from matcher.log.recovery import recover
+    from tests.matcher.log.helpers import random_commands
+
+    e = engine_after(5)
+    t = 1_700_000_100_000_000
+    for m, p in random_commands(random.Random(3), 300, users=4, start_bid=1000):
+        e.execute(m, p, t)
+        t += 1
+    assert any(m.orders for m in e.markets.values())
+
+    class Old:  # what the code before layout 3 dumped
+        def dump_state(self):
+            return (st.dump_state_v1 if layout == 1 else st.dump_state_v2)(e)
+
+    meta = write_snapshot(db, Old())
+    state = read_snapshot(db, list_snapshots(db)[0])
+    assert state["version"] == layout
+    engine, info = recover(db)
+    assert info["snapshot_id"] == meta["id"] and engine.state_hash() == e.state_hash()
+    write_snapshot(db, engine)
+    assert read_snapshot(db, list_snapshots(db)[0])["version"] == st.STATE_VERSION == 3
