@@ -114,6 +114,8 @@ class _Conn(asyncio.Protocol):
         self.loop = asyncio.get_running_loop()
         self.transport: asyncio.Transport | None = None
         self.pending: dict[int, asyncio.Future] = {}
+        # requests sent with send_callback: id → (callback, timeout handle)
+        self.callbacks: dict[int, tuple] = {}
         self.ids = itertools.count(1)
         self.frames = FrameReader(MAX_REPLY_FRAME)
         self.out: list[bytes] = []
@@ -141,11 +143,16 @@ class _Conn(asyncio.Protocol):
         for fut in pending.values():
             if not fut.done():
                 fut.set_exception(MatcherTimeout("connection to the matcher lost"))
+        callbacks, self.callbacks = self.callbacks, {}
+        for callback, handle in callbacks.values():
+            handle.cancel()
+            _run_callback(callback, MatcherTimeout("connection to the matcher lost"))
         self.pool._lost(self)
 
     def data_received(self, data: bytes):
         bodies, bad_size = self.frames.feed(data)
         pending = self.pending
+        callbacks = self.callbacks
         for body in bodies:
             try:
                 reply = _loads(body)
@@ -159,9 +166,16 @@ class _Conn(asyncio.Protocol):
             if type(reply) is not dict:
                 logger.error("matcher sent a frame that is not a JSON object")
                 continue
-            fut = pending.pop(reply.get("id"), None)
-            if fut is not None and not fut.done():
-                fut.set_result(reply)
+            rid = reply.get("id")
+            fut = pending.pop(rid, None)
+            if fut is not None:
+                if not fut.done():
+                    fut.set_result(reply)
+                continue
+            waiting = callbacks.pop(rid, None)
+            if waiting is not None:
+                waiting[1].cancel()
+                _run_callback(waiting[0], reply)
         if bad_size is not None:
             logger.error("matcher reply frame of %d bytes; dropping the connection", bad_size)
             self.transport.abort()
@@ -187,6 +201,26 @@ class _Conn(asyncio.Protocol):
 
     def send(self, method: str, params: list, deadline: float) -> tuple[int, asyncio.Future]:
         """Queue one request; the matcher will not start it after ``deadline`` (Unix time)."""
+        rid = self._queue(method, params, deadline)
+        fut = self.loop.create_future()
+        self.pending[rid] = fut
+        return rid, fut
+
+    def send_callback(self, method: str, params, timeout: float, callback) -> None:
+        """Queue one request; ``callback(reply)`` is called once, from the event loop, with
+        the reply envelope or a MatcherTimeout (no reply within ``timeout`` s, or the
+        connection lost). No future and no task per request: the web process's hot path
+        (apps.trading.jsonrpc.JsonRpcApp.dispatch). Raises RpcError (code 1) when the
+        request cannot be sent; nothing is sent then."""
+        rid = self._queue(method, params, time.time() + timeout)
+        self.callbacks[rid] = (callback, self.loop.call_later(timeout, self._expire_callback, rid))
+
+    def _expire_callback(self, rid: int) -> None:
+        waiting = self.callbacks.pop(rid, None)
+        if waiting is not None:
+            _run_callback(waiting[0], MatcherTimeout())
+
+    def _queue(self, method: str, params, deadline: float) -> int:
         rid = next(self.ids)
         if rid >= _ID_WRAP:
             self.ids = itertools.count(1)
@@ -197,14 +231,12 @@ class _Conn(asyncio.Protocol):
         if len(body) > MAX_REQUEST_FRAME:
             # the server would drop the connection (and every request in flight on it)
             raise RpcError.invalid("params", "request too large")
-        fut = self.loop.create_future()
-        self.pending[rid] = fut
         self.out.append(pack_header(len(body)))
         self.out.append(body)
         if not self.flush_scheduled:
             self.flush_scheduled = True
             self.loop.call_soon(self._flush)
-        return rid, fut
+        return rid
 
     def _flush(self):
         self.flush_scheduled = False
@@ -279,6 +311,16 @@ class MatcherClient:
         for i, reply in zip(where, replies):
             results[i] = reply
         return results
+
+    def ready_connection(self) -> _Conn | None:
+        """The next connection of the pool if it is up, without waiting; None otherwise
+        (then ``request`` connects, or fails with MatcherUnavailable)."""
+        if self._closed:
+            return None
+        start = self._next
+        self._next = (start + 1) % self.pool_size
+        conn = self._conns[start]
+        return conn if conn is not None and conn.alive else None
 
     async def ensure_connected(self) -> None:
         """Raise MatcherUnavailable unless at least one connection is (or can be) up."""
@@ -364,6 +406,13 @@ class MatcherClient:
         for i, c in enumerate(self._conns):
             if c is conn:
                 self._conns[i] = None
+
+
+def _run_callback(callback, reply) -> None:
+    try:
+        callback(reply)
+    except Exception:  # noqa: BLE001 - one caller's bug must not break the connection
+        logger.exception("matcher reply callback failed")
 
 
 def _expire(conn: _Conn, rid: int, fut: asyncio.Future) -> None:
