@@ -98,6 +98,39 @@ class RpcHttpProtocol(HttpToolsProtocol):
         self.guard = asgi.application if asgi is not None and self.app is asgi.application else None
         self.rpc_app = asgi.jsonrpc_app if self.guard is not None else None
         self.receiving: _RpcCycle | None = None
+        self.idle_since: float | None = None
+
+    # -- keep-alive timeout: one timer per idle period, not one per request ---------------
+    # uvicorn arms a timer after every response and cancels it on the next request; here
+    # the timer checks when the connection went idle and re-arms itself for the rest.
+    def _unset_keepalive_if_required(self) -> None:
+        self.idle_since = None
+
+    def on_response_complete(self) -> None:
+        self.server_state.total_requests += 1
+        if self.transport.is_closing():
+            return
+        self.idle_since = None
+        self.flow.resume_reading()
+        if self.pipeline:
+            cycle, app = self.pipeline.pop()
+            self._start_asgi_task(cycle, app)
+        else:
+            self.idle_since = self.loop.time()
+            if self.timeout_keep_alive_task is None:
+                self.timeout_keep_alive_task = self.loop.call_later(self.timeout_keep_alive, self._idle_check)
+
+    def _idle_check(self) -> None:
+        self.timeout_keep_alive_task = None
+        if self.idle_since is None:
+            return  # busy: armed again when its response is complete
+        left = self.idle_since + self.timeout_keep_alive - self.loop.time()
+        if left > 0:
+            self.timeout_keep_alive_task = self.loop.call_later(left, self._idle_check)
+        else:
+            self.timeout_keep_alive_handler()
+
+    # -- the hot path --------------------------------------------------------------------
 
     def on_headers_complete(self) -> None:
         parser = self.parser

@@ -57,6 +57,8 @@ _loads = orjson.loads
 # frames (matcher/frames.py): replies up to MAX_REPLY_FRAME accepted, requests up to
 # MAX_REQUEST_FRAME (the matcher server's limit) sent
 _ID_WRAP = INT64_MAX
+# send_callback's requests are checked for their timeout this often (s)
+_SWEEP_INTERVAL = 0.01
 
 
 class MatcherTimeout(RpcError):
@@ -114,8 +116,9 @@ class _Conn(asyncio.Protocol):
         self.loop = asyncio.get_running_loop()
         self.transport: asyncio.Transport | None = None
         self.pending: dict[int, asyncio.Future] = {}
-        # requests sent with send_callback: id → (callback, timeout handle)
+        # requests sent with send_callback, in send order: id → (callback, expiry, loop time)
         self.callbacks: dict[int, tuple] = {}
+        self.sweeper: asyncio.TimerHandle | None = None
         self.ids = itertools.count(1)
         self.frames = FrameReader(MAX_REPLY_FRAME)
         self.out: list[bytes] = []
@@ -144,8 +147,7 @@ class _Conn(asyncio.Protocol):
             if not fut.done():
                 fut.set_exception(MatcherTimeout("connection to the matcher lost"))
         callbacks, self.callbacks = self.callbacks, {}
-        for callback, handle in callbacks.values():
-            handle.cancel()
+        for callback, _expiry in callbacks.values():
             _run_callback(callback, MatcherTimeout("connection to the matcher lost"))
         self.pool._lost(self)
 
@@ -174,7 +176,6 @@ class _Conn(asyncio.Protocol):
                 continue
             waiting = callbacks.pop(rid, None)
             if waiting is not None:
-                waiting[1].cancel()
                 _run_callback(waiting[0], reply)
         if bad_size is not None:
             logger.error("matcher reply frame of %d bytes; dropping the connection", bad_size)
@@ -206,19 +207,34 @@ class _Conn(asyncio.Protocol):
         self.pending[rid] = fut
         return rid, fut
 
-    def send_callback(self, method: str, params, timeout: float, callback) -> None:
+    def send_callback(self, method: str, params, callback) -> None:
         """Queue one request; ``callback(reply)`` is called once, from the event loop, with
-        the reply envelope or a MatcherTimeout (no reply within ``timeout`` s, or the
-        connection lost). No future and no task per request: the web process's hot path
-        (apps.trading.jsonrpc.JsonRpcApp.dispatch). Raises RpcError (code 1) when the
-        request cannot be sent; nothing is sent then."""
+        the reply envelope or a MatcherTimeout (no reply within the client's timeout — up
+        to _SWEEP_INTERVAL later —, or the connection lost). No future, task or timer per
+        request: the web process's hot path (apps.trading.jsonrpc.JsonRpcApp.dispatch).
+        Raises RpcError (code 1) when the request cannot be sent; nothing is sent then."""
+        timeout = self.pool.timeout
         rid = self._queue(method, params, time.time() + timeout)
-        self.callbacks[rid] = (callback, self.loop.call_later(timeout, self._expire_callback, rid))
+        # one timeout for all: expiries grow in send order, the sweep stops at the first
+        self.callbacks[rid] = (callback, self.loop.time() + timeout)
+        if self.sweeper is None:
+            self.sweeper = self.loop.call_later(min(timeout, _SWEEP_INTERVAL), self._sweep)
 
-    def _expire_callback(self, rid: int) -> None:
-        waiting = self.callbacks.pop(rid, None)
-        if waiting is not None:
-            _run_callback(waiting[0], MatcherTimeout())
+    def _sweep(self) -> None:
+        self.sweeper = None
+        callbacks = self.callbacks
+        if not callbacks:
+            return
+        now = self.loop.time()
+        expired = []
+        for rid, (_callback, expiry) in callbacks.items():
+            if expiry > now:
+                break
+            expired.append(rid)
+        for rid in expired:
+            _run_callback(callbacks.pop(rid)[0], MatcherTimeout())
+        if callbacks:
+            self.sweeper = self.loop.call_later(_SWEEP_INTERVAL, self._sweep)
 
     def _queue(self, method: str, params, deadline: float) -> int:
         rid = next(self.ids)

@@ -288,12 +288,10 @@ class JsonRpcApp:
             params = req.get("params")
             if (method in MATCHER_METHODS and type(rid) is int and INT64_MIN <= rid <= INT64_MAX
                     and type(params) is list):
-                client = self.client
-                conn = client.ready_connection()
+                conn = self.client.ready_connection()
                 if conn is not None:
                     try:
-                        conn.send_callback(method, encode_params(method, params), client.timeout,
-                                           _MatcherReply(rid, reply))
+                        conn.send_callback(method, encode_params(method, params), _MatcherReply(rid, reply))
                         return
                     except RpcError:
                         pass  # not sendable: handle_body answers code 1
