@@ -41,7 +41,7 @@ wait_port $HP; sleep 1
 uptime > $OUT.uptime
 tree() { local p=$1; echo $p; for c in $(cat /proc/$p/task/*/children 2>/dev/null); do tree $c; done; }
 cpu() { for p in $(tree $1); do awk '{print $14+$15}' /proc/$p/stat 2>/dev/null; done | paste -sd+ | bc; }
-M0=$(cpu $MPID); D0=$(awk '{print $14+$15}' /proc/$(pgrep -x mariadbd)/stat); H0=$(cpu $HPID)
+M0=$(cpu $MPID); D0=$(awk '{print $14+$15}' /proc/$(pgrep -o -x mariadbd)/stat); H0=$(cpu $HPID)
 HU0=$(awk '{print $14}' /proc/$HPID/stat); HS0=$(awk '{print $15}' /proc/$HPID/stat)
 # HTTP_PROBE: a command run against the HTTP server's pid during the load (e.g. strace -c -p)
 [ -n "${HTTP_PROBE:-}" ] && { $HTTP_PROBE $HPID > $OUT.probe 2>&1 & PROBE=$!; }
@@ -50,7 +50,7 @@ if [ $MODE = single ]; then
 else
   .venv/bin/python bench/bench_jsonrpc.py --url http://127.0.0.1:$HP/ --batch 100 --concurrency 32 --orders ${ORDERS:-100000} --market BTCUSDT --mid 8000 > $OUT.out 2>&1
 fi
-M1=$(cpu $MPID); D1=$(awk '{print $14+$15}' /proc/$(pgrep -x mariadbd)/stat); H1=$(cpu $HPID)
+M1=$(cpu $MPID); D1=$(awk '{print $14+$15}' /proc/$(pgrep -o -x mariadbd)/stat); H1=$(cpu $HPID)
 HU1=$(awk '{print $14}' /proc/$HPID/stat); HS1=$(awk '{print $15}' /proc/$HPID/stat)
 [ -n "${PROBE:-}" ] && { kill -INT $PROBE; sleep 1; }
 echo "cpu ticks: matcher $((M1-M0)) mariadb $((D1-D0)) http $((H1-H0)) (http main process: user $((HU1-HU0)) sys $((HS1-HS0)))" >> $OUT.out

@@ -97,6 +97,7 @@ class RpcHttpProtocol(HttpToolsProtocol):
         # proxy-headers or logging middleware around it): the hot path stands for it
         self.guard = asgi.application if asgi is not None and self.app is asgi.application else None
         self.rpc_app = asgi.jsonrpc_app if self.guard is not None else None
+        self.matcher = self.rpc_app.client if self.guard is not None else None
         self.receiving: _RpcCycle | None = None
         self.idle_since: float | None = None
 
@@ -132,6 +133,12 @@ class RpcHttpProtocol(HttpToolsProtocol):
 
     # -- the hot path --------------------------------------------------------------------
 
+    def on_message_begin(self) -> None:
+        # the ASGI scope is built in on_headers_complete, for the requests that need one
+        self.url = b""
+        self.expect_100_continue = False
+        self.headers = []
+
     def on_headers_complete(self) -> None:
         parser = self.parser
         cycle = self.cycle
@@ -142,14 +149,16 @@ class RpcHttpProtocol(HttpToolsProtocol):
                 and not self.flow.write_paused and self.limit_concurrency is None):
             self._begin_rpc()
         else:
+            url, headers, expect = self.url, self.headers, self.expect_100_continue
+            super().on_message_begin()  # uvicorn's scope
+            self.url, self.headers, self.expect_100_continue = url, headers, expect
+            self.scope["headers"] = headers
             super().on_headers_complete()
 
     def _begin_rpc(self) -> None:
-        scope = self.scope
-        scope["method"] = "POST"
-        scope["path"] = "/"
-        scope["raw_path"] = b"/"
-        scope["query_string"] = b""
+        # what SiteGuard and JsonRpcApp read of the scope
+        scope = self.scope = {"type": "http", "method": "POST", "path": "/", "headers": self.headers,
+                              "client": self.client, "server": self.server, "scheme": self.scheme}
         rpc = _RpcCycle(self)
         self.cycle = rpc  # a request pipelined behind it waits in uvicorn's queue
         if not self.guard.http_host_allowed(scope):
@@ -190,7 +199,7 @@ class RpcHttpProtocol(HttpToolsProtocol):
             rpc.reply(400, b"")
             return
         try:
-            self.rpc_app.dispatch(body, rpc.reply)
+            self.rpc_app.dispatch(body, rpc.reply, self.matcher)
         except Exception:  # a bug: never a traceback to the caller
             logger.exception("JSON-RPC request failed")
             rpc.reply(500, b"")

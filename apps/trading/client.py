@@ -329,14 +329,16 @@ class MatcherClient:
         return results
 
     def ready_connection(self) -> _Conn | None:
-        """The next connection of the pool if it is up, without waiting; None otherwise
-        (then ``request`` connects, or fails with MatcherUnavailable)."""
+        """The first connection of the pool that is up, without waiting; None when none is
+        (then ``request`` connects, or fails with MatcherUnavailable). Not round-robin: the
+        requests of one loop iteration then leave in one write and their replies come back
+        in one read (the others are spares)."""
         if self._closed:
             return None
-        start = self._next
-        self._next = (start + 1) % self.pool_size
-        conn = self._conns[start]
-        return conn if conn is not None and conn.alive else None
+        for conn in self._conns:
+            if conn is not None and conn.alive:
+                return conn
+        return None
 
     async def ensure_connected(self) -> None:
         """Raise MatcherUnavailable unless at least one connection is (or can be) up."""

@@ -271,12 +271,13 @@ class JsonRpcApp:
         if not self._configured:
             self._configure()
 
-    def dispatch(self, body: bytes, reply) -> None:
+    def dispatch(self, body: bytes, reply, client=None) -> None:
         """Answer one request body (trust and size already checked) by calling
         ``reply(status, payload)`` once: a single call of a matcher method on a connection
         that is up goes out at once and is answered from the matcher's reply, with no task or
         future per request; everything else (batches, history, market data, errors, a
-        connection to make) runs ``handle_body`` in a task. Same replies either way."""
+        connection to make) runs ``handle_body`` in a task. Same replies either way.
+        ``client``: this loop's MatcherClient when the caller has it at hand."""
         try:
             req = _loads(body)
         except orjson.JSONDecodeError:
@@ -288,7 +289,7 @@ class JsonRpcApp:
             params = req.get("params")
             if (method in MATCHER_METHODS and type(rid) is int and INT64_MIN <= rid <= INT64_MAX
                     and type(params) is list):
-                conn = self.client.ready_connection()
+                conn = (client or self.client).ready_connection()
                 if conn is not None:
                     try:
                         conn.send_callback(method, encode_params(method, params), _MatcherReply(rid, reply))
