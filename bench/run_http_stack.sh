@@ -2,9 +2,10 @@
 # HTTP JSON-RPC benchmark of the whole durable stack (docs/benchmarks.md "HTTP JSON-RPC"):
 # fresh MariaDB database, private Tansu broker, `python -m matcher`, one HTTP server, the
 # load, then the CPU each process spent. Everything on 127.0.0.1, free ports, stopped after.
-#   bench/run_http_stack.sh LABEL {uvicorn|gunicorn2|daphne|makerun} {single|batch} [VAR=value ...]
+#   bench/run_http_stack.sh LABEL {uvicorn|gunicorn2|daphne|makerun|makerun-profile} {single|batch} [VAR=value ...]
 #   daphne  = what `make run` served with before issue 17 (python -m daphne)
 #   makerun = exactly the web command `make run` uses now (exchange_site.devrun.web_command)
+#   makerun-profile = the same under cProfile (stats in $BENCH_OUT/LABEL.prof; CPU figures inflated)
 # Env: ORDERS (default 40000 single / 100000 batch), LOAD (the load generator, default
 # ../shared/bench/viabtc_rpc_load.py from the main checkout, /work/shared/... from a worktree). Output: $BENCH_OUT/LABEL.* (default /tmp/httpbench).
 # The VAR=value pairs go to every process. CPU is read per process tree (the matcher with its
@@ -35,6 +36,7 @@ case $SERVER in
   gunicorn2) .venv/bin/gunicorn -w 2 -k uvicorn_worker.UvicornWorker -b 127.0.0.1:$HP --log-level warning exchange_site.asgi:application > $OUT.http.log 2>&1 & ;;
   daphne) .venv/bin/python -m daphne -b 127.0.0.1 -p $HP exchange_site.asgi:application > $OUT.http.log 2>&1 & ;;
   makerun) DEBUG=false $(.venv/bin/python -c "from exchange_site.devrun import web_command; print(web_command($HP))") > $OUT.http.log 2>&1 & ;;
+  makerun-profile) DEBUG=false $(.venv/bin/python -c "from exchange_site.devrun import web_command; print(web_command($HP).replace(' -m uvicorn ', ' bench/profile_web.py $OUT.prof '))") > $OUT.http.log 2>&1 & ;;
 esac
 HPID=$!
 wait_port $HP; sleep 1
