@@ -94,8 +94,10 @@ class RpcHttpProtocol(HttpToolsProtocol):
         super().__init__(*args, **kwargs)
         asgi = sys.modules.get("exchange_site.asgi")
         # only when uvicorn serves exchange_site.asgi's application as it is (no
-        # proxy-headers or logging middleware around it): the hot path stands for it
-        self.guard = asgi.application if asgi is not None and self.app is asgi.application else None
+        # proxy-headers or logging middleware around it, no access log to write): the hot
+        # path stands for it
+        served = asgi is not None and self.app is asgi.application and not self.access_log
+        self.guard = asgi.application if served else None
         self.rpc_app = asgi.jsonrpc_app if self.guard is not None else None
         self.matcher = self.rpc_app.client if self.guard is not None else None
         self.receiving: _RpcCycle | None = None
@@ -147,7 +149,13 @@ class RpcHttpProtocol(HttpToolsProtocol):
                 and parser.should_keep_alive() and not parser.should_upgrade()
                 and (cycle is None or cycle.response_complete) and not self.pipeline
                 and not self.flow.write_paused and self.limit_concurrency is None):
-            self._begin_rpc()
+            try:
+                self._begin_rpc()
+            except Exception:  # a bug or a broken setting: never a traceback to the caller
+                logger.exception("JSON-RPC request failed")
+                self.receiving = None
+                if self.cycle.__class__ is _RpcCycle:
+                    self.cycle.reply(500, b"")
         else:
             url, headers, expect = self.url, self.headers, self.expect_100_continue
             super().on_message_begin()  # uvicorn's scope

@@ -197,3 +197,14 @@ def test_matcher_silent_gives_504():
     finally:
         stop(proc)
         listener.close()
+
+
+def test_broken_setting_500_without_traceback(matcher):
+    """JSONRPC_REQUIRE_TOKEN without a token: the endpoint refuses to configure itself."""
+    port = free_port()
+    proc = start(port, matcher.port, JSONRPC_REQUIRE_TOKEN="true", JSONRPC_SERVICE_TOKEN="", LOG_LEVEL="CRITICAL")
+    try:
+        ((head, body),) = exchange(port, call("asset.list", []))
+        assert head.startswith(b"HTTP/1.1 500 ") and body == b""
+    finally:
+        stop(proc)
