@@ -6,6 +6,7 @@ request); every other HTTP request (GET / included: the web UI) goes to Django. 
 of both, exchange_site.guard.SiteGuard validates Host for HTTP and websockets (DNS
 rebinding) and refuses oversized requests to Django before they are read.
 """
+import gc
 import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "exchange_site.settings")
@@ -54,6 +55,10 @@ async def _lifespan(receive, send):
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
+            # what is loaded by now (Django, the URL conf, settings) lives as long as the
+            # process: out of the garbage collector's full passes, which then stay short
+            gc.collect()
+            gc.freeze()
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
             from apps.trading.client import get_client

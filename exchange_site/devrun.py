@@ -128,9 +128,12 @@ def redis_command(binary: str, port: int, directory: Path) -> str:
 def web_command(port: int, app: str = "exchange_site.asgi:application") -> str:
     """uvicorn with uvloop + httptools and websockets: HTTP (JSON-RPC, REST, admin) and
     Channels' websockets in one process (docs/benchmarks.md "make run's web server").
-    --no-proxy-headers: the application decides whom to believe about X-Forwarded-For
-    (TRUSTED_PROXIES), uvicorn must not rewrite the peer address first."""
-    return (f"{PY} -m uvicorn {app} --host 127.0.0.1 --port {port} --loop uvloop --http httptools "
+    --http: uvicorn's httptools protocol with the JSON-RPC hot path answered inside it
+    (exchange_site/rpc_protocol.py). --no-proxy-headers: the application decides whom to
+    believe about X-Forwarded-For (TRUSTED_PROXIES), uvicorn must not rewrite the peer
+    address first."""
+    return (f"{PY} -m uvicorn {app} --host 127.0.0.1 --port {port} --loop uvloop "
+            "--http exchange_site.rpc_protocol:RpcHttpProtocol "
             "--ws websockets --lifespan on --no-proxy-headers --no-access-log --timeout-graceful-shutdown 5")
 
 

@@ -107,13 +107,8 @@ class SiteGuard:
     async def __call__(self, scope, receive, send):
         kind = scope["type"]
         if kind == "http":
-            hosts = self.hosts
-            verdicts = hosts.verdicts()  # the settings snapshot, read once
-            raw = hosts.raw_host(scope)
-            ok = verdicts.get(raw)
             jsonrpc = self.is_jsonrpc(scope)
-            if not (hosts.decide(raw) if ok is None else ok):
-                logger.warning("Invalid HTTP_HOST header: %r (refused before the application)", raw)
+            if not self.http_host_allowed(scope):
                 if jsonrpc:
                     return await errors.send_plain(send, 400, b"")  # JSON-RPC: empty 400
                 return await errors.send_error(send, scope, 400, "disallowed_host", "Host not allowed.")
@@ -128,6 +123,19 @@ class SiteGuard:
                 logger.warning("Invalid HTTP_HOST header: %r (websocket refused)", raw)
                 return await _refuse_websocket(scope, receive, send)
         return await self.app(scope, receive, send)
+
+    def http_host_allowed(self, scope) -> bool:
+        """Host validation of an HTTP scope; a refusal is logged. Also called by the
+        JSON-RPC hot path in the HTTP protocol (exchange_site/rpc_protocol.py)."""
+        hosts = self.hosts
+        verdicts = hosts.verdicts()  # the settings snapshot, read once
+        raw = hosts.raw_host(scope)
+        ok = verdicts.get(raw)
+        if ok is None:
+            ok = hosts.decide(raw)
+        if not ok:
+            logger.warning("Invalid HTTP_HOST header: %r (refused before the application)", raw)
+        return ok
 
     async def _django(self, scope, receive, send):
         max_fields = self.hosts.max_fields

@@ -57,6 +57,8 @@ _loads = orjson.loads
 # frames (matcher/frames.py): replies up to MAX_REPLY_FRAME accepted, requests up to
 # MAX_REQUEST_FRAME (the matcher server's limit) sent
 _ID_WRAP = INT64_MAX
+# send_callback's requests are checked for their timeout this often (s)
+_SWEEP_INTERVAL = 0.01
 
 
 class MatcherTimeout(RpcError):
@@ -114,6 +116,9 @@ class _Conn(asyncio.Protocol):
         self.loop = asyncio.get_running_loop()
         self.transport: asyncio.Transport | None = None
         self.pending: dict[int, asyncio.Future] = {}
+        # requests sent with send_callback, in send order: id → (callback, expiry, loop time)
+        self.callbacks: dict[int, tuple] = {}
+        self.sweeper: asyncio.TimerHandle | None = None
         self.ids = itertools.count(1)
         self.frames = FrameReader(MAX_REPLY_FRAME)
         self.out: list[bytes] = []
@@ -141,11 +146,15 @@ class _Conn(asyncio.Protocol):
         for fut in pending.values():
             if not fut.done():
                 fut.set_exception(MatcherTimeout("connection to the matcher lost"))
+        callbacks, self.callbacks = self.callbacks, {}
+        for callback, _expiry in callbacks.values():
+            _run_callback(callback, MatcherTimeout("connection to the matcher lost"))
         self.pool._lost(self)
 
     def data_received(self, data: bytes):
         bodies, bad_size = self.frames.feed(data)
         pending = self.pending
+        callbacks = self.callbacks
         for body in bodies:
             try:
                 reply = _loads(body)
@@ -159,9 +168,15 @@ class _Conn(asyncio.Protocol):
             if type(reply) is not dict:
                 logger.error("matcher sent a frame that is not a JSON object")
                 continue
-            fut = pending.pop(reply.get("id"), None)
-            if fut is not None and not fut.done():
-                fut.set_result(reply)
+            rid = reply.get("id")
+            fut = pending.pop(rid, None)
+            if fut is not None:
+                if not fut.done():
+                    fut.set_result(reply)
+                continue
+            waiting = callbacks.pop(rid, None)
+            if waiting is not None:
+                _run_callback(waiting[0], reply)
         if bad_size is not None:
             logger.error("matcher reply frame of %d bytes; dropping the connection", bad_size)
             self.transport.abort()
@@ -187,6 +202,41 @@ class _Conn(asyncio.Protocol):
 
     def send(self, method: str, params: list, deadline: float) -> tuple[int, asyncio.Future]:
         """Queue one request; the matcher will not start it after ``deadline`` (Unix time)."""
+        rid = self._queue(method, params, deadline)
+        fut = self.loop.create_future()
+        self.pending[rid] = fut
+        return rid, fut
+
+    def send_callback(self, method: str, params, callback) -> None:
+        """Queue one request; ``callback(reply)`` is called once, from the event loop, with
+        the reply envelope or a MatcherTimeout (no reply within the client's timeout — up
+        to _SWEEP_INTERVAL later —, or the connection lost). No future, task or timer per
+        request: the web process's hot path (apps.trading.jsonrpc.JsonRpcApp.dispatch).
+        Raises RpcError (code 1) when the request cannot be sent; nothing is sent then."""
+        timeout = self.pool.timeout
+        rid = self._queue(method, params, time.time() + timeout)
+        # one timeout for all: expiries grow in send order, the sweep stops at the first
+        self.callbacks[rid] = (callback, self.loop.time() + timeout)
+        if self.sweeper is None:
+            self.sweeper = self.loop.call_later(min(timeout, _SWEEP_INTERVAL), self._sweep)
+
+    def _sweep(self) -> None:
+        self.sweeper = None
+        callbacks = self.callbacks
+        if not callbacks:
+            return
+        now = self.loop.time()
+        expired = []
+        for rid, (_callback, expiry) in callbacks.items():
+            if expiry > now:
+                break
+            expired.append(rid)
+        for rid in expired:
+            _run_callback(callbacks.pop(rid)[0], MatcherTimeout())
+        if callbacks:
+            self.sweeper = self.loop.call_later(_SWEEP_INTERVAL, self._sweep)
+
+    def _queue(self, method: str, params, deadline: float) -> int:
         rid = next(self.ids)
         if rid >= _ID_WRAP:
             self.ids = itertools.count(1)
@@ -197,14 +247,12 @@ class _Conn(asyncio.Protocol):
         if len(body) > MAX_REQUEST_FRAME:
             # the server would drop the connection (and every request in flight on it)
             raise RpcError.invalid("params", "request too large")
-        fut = self.loop.create_future()
-        self.pending[rid] = fut
         self.out.append(pack_header(len(body)))
         self.out.append(body)
         if not self.flush_scheduled:
             self.flush_scheduled = True
             self.loop.call_soon(self._flush)
-        return rid, fut
+        return rid
 
     def _flush(self):
         self.flush_scheduled = False
@@ -279,6 +327,18 @@ class MatcherClient:
         for i, reply in zip(where, replies):
             results[i] = reply
         return results
+
+    def ready_connection(self) -> _Conn | None:
+        """The first connection of the pool that is up, without waiting; None when none is
+        (then ``request`` connects, or fails with MatcherUnavailable). Not round-robin: the
+        requests of one loop iteration then leave in one write and their replies come back
+        in one read (the others are spares)."""
+        if self._closed:
+            return None
+        for conn in self._conns:
+            if conn is not None and conn.alive:
+                return conn
+        return None
 
     async def ensure_connected(self) -> None:
         """Raise MatcherUnavailable unless at least one connection is (or can be) up."""
@@ -364,6 +424,13 @@ class MatcherClient:
         for i, c in enumerate(self._conns):
             if c is conn:
                 self._conns[i] = None
+
+
+def _run_callback(callback, reply) -> None:
+    try:
+        callback(reply)
+    except Exception:  # noqa: BLE001 - one caller's bug must not break the connection
+        logger.exception("matcher reply callback failed")
 
 
 def _expire(conn: _Conn, rid: int, fut: asyncio.Future) -> None:

@@ -97,6 +97,7 @@ class JsonRpcApp:
         self._configured = False
         self._executor: ThreadPoolExecutor | None = None
         self._trusted_hosts: dict[str, bool] = {}
+        self._tasks: set = set()  # dispatch's fallbacks in flight
 
     # -- configuration -----------------------------------------------------------------
     def _opt(self, name, setting):
@@ -265,6 +266,52 @@ class JsonRpcApp:
             self._trusted_hosts[host] = ok
         return ok
 
+    # -- the hot path, without a task (exchange_site/rpc_protocol.py) ----------------------
+    def ensure_configured(self) -> None:
+        if not self._configured:
+            self._configure()
+
+    def dispatch(self, body: bytes, reply, client=None) -> None:
+        """Answer one request body (trust and size already checked) by calling
+        ``reply(status, payload)`` once: a single call of a matcher method on a connection
+        that is up goes out at once and is answered from the matcher's reply, with no task or
+        future per request; everything else (batches, history, market data, errors, a
+        connection to make) runs ``handle_body`` in a task. Same replies either way.
+        ``client``: this loop's MatcherClient when the caller has it at hand."""
+        try:
+            req = _loads(body)
+        except orjson.JSONDecodeError:
+            reply(400, b"")
+            return
+        if type(req) is dict:
+            rid = req.get("id")
+            method = req.get("method")
+            params = req.get("params")
+            if (method in MATCHER_METHODS and type(rid) is int and INT64_MIN <= rid <= INT64_MAX
+                    and type(params) is list):
+                conn = (client or self.client).ready_connection()
+                if conn is not None:
+                    try:
+                        conn.send_callback(method, encode_params(method, params), _MatcherReply(rid, reply))
+                        return
+                    except RpcError:
+                        pass  # not sendable: handle_body answers code 1
+        self._spawn(body, reply)
+
+    def _spawn(self, body: bytes, reply) -> None:
+        task = asyncio.get_running_loop().create_task(self._answer(body, reply))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _answer(self, body: bytes, reply) -> None:
+        try:
+            status, payload = await self.handle_body(body)
+        except _Malformed:
+            status, payload = 400, b""
+        except _NotConnected:
+            status, payload = 500, b""
+        reply(status, payload)
+
     # -- requests ------------------------------------------------------------------------
     async def handle_body(self, body: bytes) -> tuple[int, bytes]:
         """(status, payload) for a request body; raises _Malformed / _NotConnected."""
@@ -393,6 +440,25 @@ class JsonRpcApp:
     async def _batch_local(self, calls, i, replies) -> None:
         rid, method, params = calls[i]
         _, replies[i] = await self._local(rid, method, params)
+
+
+class _MatcherReply:
+    """The callback of one dispatched matcher call: the envelope as ``_one`` answers it."""
+
+    __slots__ = ("rid", "reply")
+
+    def __init__(self, rid: int, reply):
+        self.rid = rid
+        self.reply = reply
+
+    def __call__(self, res) -> None:
+        if type(res) is dict:
+            self.reply(200, _dumps({"error": res.get("error"), "result": res.get("result"), "id": self.rid}))
+        elif isinstance(res, MatcherTimeout):
+            self.reply(504, _dumps({"error": _ERR_TIMEOUT, "result": None, "id": self.rid}))
+        else:
+            logger.error("JSON-RPC matcher call failed: %r", res)
+            self.reply(200, _dumps(_error(self.rid, _ERR_INTERNAL)))
 
 
 def _envelope(req: dict) -> tuple:

@@ -1,9 +1,10 @@
-"""exchange_site.asgi under a real HTTP server (daphne; uvicorn too when installed):
+"""exchange_site.asgi under a real HTTP server (daphne, uvicorn, `make run`'s uvicorn):
 POST / reaches the JSON-RPC endpoint over keep-alive connections, everything else Django."""
 from __future__ import annotations
 
 import http.client
 import os
+import shlex
 import subprocess
 import sys
 import time
@@ -12,13 +13,16 @@ from pathlib import Path
 import orjson
 import pytest
 
+from exchange_site import devrun
 from tests.apps.trading.util import MatcherThread
 from tests.backing import free_port, wait_port
 
 ROOT = Path(__file__).resolve().parents[3]
 BIN = Path(sys.executable).parent
 
-SERVERS = ["daphne", "uvicorn"]  # both pinned in requirements/base.txt: a missing one fails
+# both pinned in requirements/base.txt: a missing one fails; "makerun" = uvicorn with the
+# JSON-RPC hot path in its HTTP protocol (exchange_site.devrun.web_command)
+SERVERS = ["daphne", "uvicorn", "makerun"]
 
 
 @pytest.fixture
@@ -33,6 +37,8 @@ def start_server(kind: str, port: int, matcher_port: int) -> subprocess.Popen:
                PYTHONPATH=str(ROOT), LOG_LEVEL="WARNING")
     if kind == "daphne":
         cmd = [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "exchange_site.asgi:application"]
+    elif kind == "makerun":
+        cmd = shlex.split(devrun.web_command(port))
     else:
         cmd = [str(BIN / "uvicorn"), "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
                "exchange_site.asgi:application"]

@@ -620,3 +620,64 @@ async def test_client_request_many_is_all_or_nothing(client, matcher):
             await client.request("balance.query", params)
         assert info.value.data["param"] == "params"
     assert len(matcher.service.calls) == before
+
+
+# -- dispatch: the hot path of make run's HTTP protocol (exchange_site/rpc_protocol.py) ------------
+async def dispatched(app, body: bytes, client=None) -> tuple[int, bytes]:
+    done = asyncio.get_running_loop().create_future()
+    app.dispatch(body, lambda status, payload: done.set_result((status, payload)), client)
+    return await asyncio.wait_for(done, 5)
+
+
+async def test_dispatch_answers_as_handle_body(app, client):
+    await client.ensure_connected()  # the hot path needs a live connection, else handle_body
+    deposit = orjson.dumps({"method": "balance.update", "params": [1, "BTC", "deposit", 1, "10", {}], "id": 2**63 - 1})
+    assert await dispatched(app, deposit, client) == (
+        200, b'{"error":null,"result":{"status":"success"},"id":9223372036854775807}')
+    bodies = [
+        deposit,  # now a repeat: code 10
+        orjson.dumps({"method": "balance.query", "params": [1, "BTC"], "id": -(2**63)}),
+        orjson.dumps({"method": "balance.update", "params": [1, "BTC", "deposit", 2, "NaN", {}], "id": 3}),
+        orjson.dumps({"method": "no.such", "params": [], "id": 4}),
+        orjson.dumps({"method": "asset.list", "params": [], "id": 2**63}),  # id beyond 64 bits
+        orjson.dumps({"method": "asset.list", "params": {}, "id": 5}),
+        orjson.dumps([{"method": "asset.list", "params": [], "id": 6}]),
+        b'{"method":"balance.query","params":[123456789012345678901234567890],"id":7}',
+        b"{bad",
+    ]
+    for body in bodies:
+        expected = await app.handle_body(body) if body not in (bodies[4], bodies[5], bodies[8]) else (400, b"")
+        assert await dispatched(app, body, client) == expected, body
+    assert orjson.loads((await dispatched(app, bodies[1], client))[1])["result"] == {
+        "BTC": {"available": "10", "freeze": "0"}}
+
+
+async def test_dispatch_timeout_504_and_connection_lost(matcher):
+    client = MatcherClient("127.0.0.1", matcher.port, timeout=0.1)
+    app = JsonRpcApp(client=client, history_methods={}, marketdata_methods={})
+    try:
+        await client.ensure_connected()
+        matcher.service.delay = 0.5
+        started = time.monotonic()
+        status, body = await dispatched(app, b'{"method":"asset.list","params":[],"id":99}', client)
+        assert (status, body) == (504, b'{"error":{"code":5,"message":"service timeout"},"result":null,"id":99}')
+        assert time.monotonic() - started < 0.4
+        # in flight when the connection breaks: 504 too (the command may have been applied)
+        pending = asyncio.ensure_future(dispatched(app, b'{"method":"asset.list","params":[],"id":100}', client))
+        await asyncio.sleep(0.02)
+        client.ready_connection().transport.abort()
+        assert (await pending)[0] == 504
+    finally:
+        matcher.service.delay = 0
+        await client.close()
+        app.close()
+
+
+async def test_dispatch_without_connection_500_empty():
+    client = MatcherClient("127.0.0.1", free_port(), timeout=0.5)
+    app = JsonRpcApp(client=client, history_methods={}, marketdata_methods={})
+    try:
+        assert await dispatched(app, b'{"method":"asset.list","params":[],"id":1}', client) == (500, b"")
+    finally:
+        await client.close()
+        app.close()
