@@ -13,7 +13,8 @@ Connections are persistent and pipelined: a client may send any number of reques
 without waiting; each request is handed to the service as soon as its frame is complete,
 in arrival order, and its reply is written when the service answers — replies may come
 out of order, the client matches them by ``id``. Writes are coalesced: all replies that
-become ready in one event-loop iteration go out in one ``write``.
+become ready in one event-loop iteration go out in one ``write``; a reply with no other
+request of its connection in flight is written at once.
 
 Bad input:
 - a frame longer than ``max_frame`` bytes, or a zero-length frame: the stream cannot be
@@ -228,6 +229,11 @@ class _Connection(asyncio.Protocol):
         except (TypeError, orjson.JSONEncodeError):
             logger.exception("matcher rpc: reply of id %r is not JSON-encodable", rid)
             frame = encode_frame({"id": rid, "error": INTERNAL_ERROR, "result": None})
+        if self.in_flight == 0 and not self.flush_scheduled and not self.closing:
+            # the only reply due: out at once (no extra event-loop turn); with more in
+            # flight, replies released together are coalesced into one write
+            self.transport.write(frame)
+            return
         self.out.append(frame)
         if not self.flush_scheduled:
             self.flush_scheduled = True

@@ -152,8 +152,7 @@ class MatcherService:
         finally:
             await asyncio.to_thread(db.close)
 
-        self._log = OperationLogWriter(lambda last: loop.call_soon_threadsafe(self._committed, last),
-                                       alias=self.alias, max_batch=self.log_max_batch)
+        self._log = OperationLogWriter(self._committed, loop=loop, alias=self.alias, max_batch=self.log_max_batch)
         self._log.committed_id = self.engine.oper_seq
         self._log.start()
         self._ready = True

@@ -19,10 +19,14 @@ class Db:
     """A private database handle (not Django's thread-local connection, so ORM code in the
     same thread never inherits its transaction mode). ``run(fn)`` executes ``fn(cursor)``
     in one transaction and commits; any error rolls back, drops the connection (the next
-    call reconnects) and is re-raised. One thread at a time."""
+    call reconnects) and is re-raised. One thread at a time.
 
-    def __init__(self, alias: str = "default"):
+    ``autocommit=True``: each statement ``fn`` executes commits on its own and ``run`` sends
+    no COMMIT (one round trip less; for a single statement that is atomic by itself)."""
+
+    def __init__(self, alias: str = "default", *, autocommit: bool = False):
         self.alias = alias
+        self.autocommit = autocommit
         self._wrapper = None
         self._raw = None
 
@@ -36,8 +40,8 @@ class Db:
                 self._wrapper = connections.create_connection(self.alias)
             w = self._wrapper
             w.ensure_connection()
-            if w.get_autocommit():
-                w.set_autocommit(False)
+            if w.get_autocommit() != self.autocommit:
+                w.set_autocommit(self.autocommit)
             self._raw = w.connection
         return self._raw
 
@@ -50,7 +54,8 @@ class Db:
             finally:
                 with suppress(Exception):
                     cur.close()
-            raw.commit()
+            if not self.autocommit:
+                raw.commit()
             return result
         except BaseException:
             self.close()
@@ -64,6 +69,11 @@ class Db:
             return cur.fetchall()
 
         return self.run(q)
+
+    @property
+    def connection(self):
+        """The open DB-API connection (None: not connected, or dropped after an error)."""
+        return self._raw
 
     def close(self) -> None:
         raw, self._raw = self._raw, None

@@ -161,3 +161,100 @@ def test_a_read_waits_for_the_commit_of_what_it_shows():
     assert query == {"error": None, "result": {"USDT": {"available": "5", "freeze": "0"}}}
     assert refusal["error"]["code"] == 11  # balance not enough: computed from the uncommitted deposit
     assert order[0] == "deposit"
+
+
+def _writer_connection_id(s) -> int:
+    raw = s._log._db.connection
+    assert raw is not None
+    return raw.thread_id()
+
+
+def test_a_lost_connection_is_reconnected_and_nothing_is_lost_or_doubled():
+    """The writer's connection is killed from another connection (KILL), once while idle and
+    once while a commit waits for a table lock: while the entry cannot be committed the
+    command gets no reply, the log is unhealthy and new mutations are refused (code 3);
+    the writer reconnects and retries the same entry, every accepted command is answered
+    once it is committed, each logged exactly once, and commits go on as before."""
+
+    async def go():
+        s = service(history=False)
+        await s.start()
+        await run_commands(s, SETUP, concurrency=1)
+        log = s._log
+        first = await s.call("balance.update", [5, "USDT", "deposit", 1, "1", {}])
+        # killed while idle: the server closes it, the next commit finds out and reconnects
+        await asyncio.to_thread(sql, f"KILL CONNECTION {_writer_connection_id(s)}")
+        await asyncio.sleep(0.2)
+        after_idle_kill = await s.call("balance.update", [5, "USDT", "deposit", 2, "1", {}])
+        locker = Db("default")
+        await asyncio.to_thread(locker.run, lambda cur: cur.execute("LOCK TABLES operation_log WRITE"))
+        try:
+            waiting = asyncio.ensure_future(s.call("balance.update", [5, "USDT", "deposit", 3, "1", {}]))
+            await asyncio.sleep(0.2)
+            # killed while its commit waits: the outcome is lost, the writer must retry
+            await asyncio.to_thread(sql, f"KILL CONNECTION {_writer_connection_id(s)}")
+            for _ in range(100):
+                if not log.healthy:
+                    break
+                await asyncio.sleep(0.02)
+            unhealthy = not log.healthy
+            refused = await s.call("balance.update", [5, "USDT", "deposit", 4, "1", {}])
+            answered_while_down = waiting.done()
+        finally:
+            await asyncio.to_thread(locker.run, lambda cur: cur.execute("UNLOCK TABLES"))
+            await asyncio.to_thread(locker.close)
+        waited = await waiting
+        await until_accepting(s)
+        more = await run_commands(s, [("balance.update", [5, "USDT", "deposit", i, "1", {}]) for i in range(5, 25)])
+        healthy = log.healthy and log._raw is not None  # the event loop commits on it again
+        balance = await s.call("balance.query", [5, "USDT"])
+        await s.stop()
+        return (first, after_idle_kill, unhealthy, refused, answered_while_down, waited, more, healthy, balance)
+
+    first, after_idle_kill, unhealthy, refused, answered_while_down, waited, more, healthy, balance = run(go())
+    assert first["error"] is None and after_idle_kill["error"] is None
+    assert unhealthy and not answered_while_down
+    assert refused["error"]["code"] == 3 and refused["error"]["data"]["reason"] == "operation log unavailable"
+    assert waited["error"] is None
+    assert [r["error"] for r in more] == [None] * 20
+    assert healthy
+    assert balance["result"]["USDT"]["available"] == "23"  # 1 + 1 + 1 + 20; the refused one not applied
+    logged = sql("SELECT params FROM operation_log WHERE method = 'balance.update' AND params LIKE %s",
+                 ('[5,"USDT","deposit",%',))
+    assert sorted(int(p.split(",")[3]) for (p,) in logged) == [1, 2, 3, *range(5, 25)]
+    ids = [i for (i,) in sql("SELECT id FROM operation_log ORDER BY id")]
+    assert ids == list(range(1, len(ids) + 1))
+
+
+def test_a_backlog_is_committed_in_statements_under_the_size_bound():
+    """Entries queued behind a stalled commit go out in several statements, each under
+    ``max_statement`` bytes and committed on its own (ids in order, each reporting its
+    prefix): all answered, all logged once."""
+
+    async def go():
+        s = service(history=False)
+        await s.start()
+        await run_commands(s, SETUP, concurrency=1)
+        log = s._log
+        log._max_statement = 2000  # ~20 deposits a statement
+        commits, entries = log.commits, log.entries
+        locker = Db("default")
+        await asyncio.to_thread(locker.run, lambda cur: cur.execute("LOCK TABLES operation_log WRITE"))
+        try:
+            waiting = [asyncio.ensure_future(s.call("balance.update", [6, "BTC", "deposit", i, "1", {}]))
+                       for i in range(1, 201)]
+            await asyncio.sleep(0.2)
+        finally:
+            await asyncio.to_thread(locker.run, lambda cur: cur.execute("UNLOCK TABLES"))
+            await asyncio.to_thread(locker.close)
+        replies = await asyncio.gather(*waiting)
+        stats = (log.commits - commits, log.entries - entries)
+        await s.stop()
+        return replies, stats
+
+    replies, (n_commits, n_entries) = run(go())
+    assert [r["error"] for r in replies] == [None] * 200
+    assert n_entries == 200 and 200 / 25 <= n_commits < 200 / 5
+    logged = sql("SELECT params FROM operation_log WHERE method = 'balance.update' AND params LIKE %s",
+                 ('[6,"BTC","deposit",%',))
+    assert sorted(int(p.split(",")[3]) for (p,) in logged) == list(range(1, 201))
