@@ -105,10 +105,12 @@ def balance_update(e, p, t):
     if acct is None:
         acct = account(e, uid)
     tot = add(acct.avail, acct.frz, a.name, change, a.zero)
-    d = dict(detail)
-    d["id"] = business_id
     seq = e.event_seq = e.event_seq + 1
-    ev = [BalanceEvent(seq, t, uid, a.name, business, change, tot, d)]
+    ev = None
+    if e.emit_events:
+        d = dict(detail)
+        d["id"] = business_id
+        ev = [BalanceEvent(seq, t, uid, a.name, business, change, tot, d)]
     if kt is not None:
         del keys[key]
     keys[key] = t
