@@ -53,14 +53,20 @@ def add(d, other, name, x, zero):
 
 def move(src, dst, a, x):
     """Move x of asset a from one side of an account to the other (``src[a.name]`` >= x),
-    deleting zero entries."""
+    deleting zero entries. (``add`` without the total nobody reads: once per resting
+    order placed or finished.)"""
     name = a.name
     nv = src[name] - x
     if nv:
         src[name] = nv
     else:
         del src[name]
-    add(dst, src, name, x, a.zero)
+    v = dst.get(name)
+    nv = x + a.zero if v is None else v + x
+    if nv:
+        dst[name] = nv
+    elif v is not None:
+        del dst[name]
 
 
 def freeze(acct, a, x):
@@ -110,7 +116,7 @@ def balance_update(e, p, t):
     if e.emit_events:
         d = dict(detail)
         d["id"] = business_id
-        ev = [BalanceEvent(seq, t, uid, a.name, business, change, tot, d)]
+        ev = [BalanceEvent((seq, t, uid, a.name, business, change, tot, d, None))]
     if kt is not None:
         del keys[key]
     keys[key] = t

@@ -5,10 +5,10 @@ are :class:`decimal.Decimal`; sinks format them. ``OrderEvent.order`` and
 ``BalanceEvent.detail`` are built lazily from an immutable snapshot the first time they
 are read (keeps the matching loop cheap); they are plain dicts once built.
 
-The events are named tuples: the core creates them with ``new(cls, fields_tuple)``
-(``tuple.__new__``, no Python-level ``__init__``: half the cost of a slots class, and a
-crossing order makes ~10 of them); the positional constructors still work. They are
-immutable apart from the cached ``order`` / ``detail`` dicts.
+The events are tuples with named fields, built as ``Cls((field, …))`` by tuple's own
+constructor (no Python-level ``__init__`` / ``__new__``: under half the cost of a slots
+class, and a crossing order makes ~10 of them). They are immutable apart from the cached
+``order`` / ``detail`` dicts.
 """
 from __future__ import annotations
 
@@ -16,8 +16,20 @@ from collections import namedtuple
 
 from .numbers import fmt, raw
 
-#: new(EventClass, (field, …)): the fast constructor used in the core
-new = tuple.__new__
+
+def fields(*names):
+    """Class decorator for a tuple subclass: read-only named fields (a namedtuple's
+    accessors; a field the class defines itself, e.g. a property, is kept). The class
+    keeps tuple's constructor: ``Cls((field, …))``."""
+    base = namedtuple("_", names)  # (kept referenced: a collected class's dict is cleared)
+
+    def deco(cls):
+        for n in names:
+            if n not in cls.__dict__:
+                setattr(cls, n, base.__dict__[n])
+        cls._fields = names
+        return cls
+    return deco
 
 # OrderEvent.kind
 EV_PUT = 1
@@ -55,10 +67,10 @@ def order_dict(s: tuple) -> dict:
     return d
 
 
-class DealEvent(namedtuple("DealEvent", (
-        "seq", "time_us", "market", "stock", "money", "deal_id", "price", "amount",
-        "deal", "taker_side", "ask_order_id", "bid_order_id", "ask_user_id",
-        "bid_user_id", "ask_fee", "bid_fee", "ask_role", "bid_role"))):
+@fields("seq", "time_us", "market", "stock", "money", "deal_id", "price", "amount", "deal",
+        "taker_side", "ask_order_id", "bid_order_id", "ask_user_id", "bid_user_id",
+        "ask_fee", "bid_fee", "ask_role", "bid_role")
+class DealEvent(tuple):
     """One fill. ``ask_fee`` is in money (paid by the ask party), ``bid_fee`` in stock;
     roles 1 maker / 2 taker; ``taker_side`` 1 = taker sold, 2 = taker bought."""
 
@@ -84,8 +96,8 @@ class DealEvent(namedtuple("DealEvent", (
         return f"DealEvent({self.to_dict()!r})"
 
 
-class OrderEvent(namedtuple("OrderEvent", (
-        "seq", "time_us", "kind", "snap", "stock", "money", "to_history"))):
+@fields("seq", "time_us", "kind", "snap", "stock", "money", "to_history")
+class OrderEvent(tuple):
     """kind 1 put, 2 update, 3 finish; ``order`` is the order object dict, built from
     ``snap`` (an order snapshot tuple, see order_dict) on first access."""
 
@@ -126,15 +138,16 @@ class OrderEvent(namedtuple("OrderEvent", (
         return f"OrderEvent({self.to_dict()!r})"
 
 
-class BalanceEvent(namedtuple("BalanceEvent", (
-        "seq", "time_us", "user_id", "asset", "business", "change", "balance", "detail",
-        "trade"), defaults=(None, None))):
+@fields("seq", "time_us", "user_id", "asset", "business", "change", "balance", "detail",
+        "trade")
+class BalanceEvent(tuple):
     """One balance-history row: ``balance`` = the asset's total (available + freeze)
     of that user right after the row. ``detail`` for trade rows is
     {"a": amount, "i": own order id, "m": market, "p": price} (+ "f": fee rate on fee
     rows; the fee-account credit row (business ``fee``) also has "u": payer user id),
     built on first access from ``trade`` = (amount, order_id, market, price,
-    fee_rate|None, payer|None); rows of balance.update carry their ``detail`` dict."""
+    fee_rate|None, payer|None); rows of balance.update carry their ``detail`` dict (and
+    ``trade`` None)."""
 
     # no __slots__: the instance __dict__ (created on first use) caches a trade detail
 

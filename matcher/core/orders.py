@@ -10,7 +10,7 @@ rule).
 from __future__ import annotations
 
 from . import params
-from .balances import account, freeze
+from .balances import account, move
 from .book import (
     ASK,
     BID,
@@ -32,7 +32,6 @@ from .events import (
     BalanceEvent,
     DealEvent,
     OrderEvent,
-    new,
     order_dict,
 )
 from .numbers import ZERO, ParamError, fmt
@@ -94,7 +93,7 @@ def take(e, m, side, mbuy, lim, left, rate, tid, tu, T, stp, t, ev):
             # cancel_oldest: the resting order goes, matching continues
             seq += 1
             if ev is not None:
-                append(new(OrderEvent, (seq, t, EV_FINISH, maker.snap(), sn, mn,
+                append(OrderEvent((seq, t, EV_FINISH, maker.snap(), sn, mn,
                                         maker.deal_stock > 0)))
             remove(e, m, maker, t)
             continue
@@ -119,7 +118,7 @@ def take(e, m, side, mbuy, lim, left, rate, tid, tu, T, stp, t, ev):
             tf = deal * rate  # ask fee (money)
             mf = qty * mrate  # bid fee (stock)
             if ev is not None:
-                append(new(DealEvent, (seq, t, mkt, sn, mn, deal_id, price, qty, deal, side,
+                append(DealEvent((seq, t, mkt, sn, mn, deal_id, price, qty, deal, side,
                                        tid, mid, tu, mu, tf, mf, TAKER, MAKER)))
             gx = qty
             gy = deal
@@ -127,7 +126,7 @@ def take(e, m, side, mbuy, lim, left, rate, tid, tu, T, stp, t, ev):
             tf = qty * rate  # bid fee (stock)
             mf = deal * mrate  # ask fee (money)
             if ev is not None:
-                append(new(DealEvent, (seq, t, mkt, sn, mn, deal_id, price, qty, deal, side,
+                append(DealEvent((seq, t, mkt, sn, mn, deal_id, price, qty, deal, side,
                                        mid, tid, mu, tu, mf, tf, MAKER, TAKER)))
             gx = deal
             gy = qty
@@ -145,32 +144,28 @@ def take(e, m, side, mbuy, lim, left, rate, tid, tu, T, stp, t, ev):
         if ev is not None:
             tr = (qty, tid, mkt, price, None, None)
             o = Tfz.get(xn)
-            append(new(BalanceEvent, (seq, t, tu, xn, "trade", -gx,
+            append(BalanceEvent((seq, t, tu, xn, "trade", -gx,
                                       nv if o is None else nv + o, None, tr)))
-        # ---- taker receives Y
+        # ---- taker receives Y, then pays its fee in Y (one store of the result)
         v = Tav.get(yn)
         nv = gy + zy if v is None else v + gy
+        seq += 1
+        if ev is not None:
+            o = Tfz.get(yn)
+            append(BalanceEvent((seq, t, tu, yn, "trade", gy,
+                                      nv if o is None else nv + o, None, tr)))
+        if tf:
+            nv = nv - tf
+            seq += 1
+            if ev is not None:
+                append(BalanceEvent((seq, t, tu, yn, "trade", -tf,
+                                          nv if o is None else nv + o, None,
+                                          (qty, tid, mkt, price, rate, None))))
         if nv:
             Tav[yn] = nv
         elif v is not None:
             del Tav[yn]
-        seq += 1
-        if ev is not None:
-            o = Tfz.get(yn)
-            append(new(BalanceEvent, (seq, t, tu, yn, "trade", gy,
-                                      nv if o is None else nv + o, None, tr)))
-        # ---- taker pays its fee in Y (Tav[yn] is the nv just stored, > 0; Tfz unchanged)
         if tf:
-            nv = nv - tf
-            if nv:
-                Tav[yn] = nv
-            else:
-                del Tav[yn]
-            seq += 1
-            if ev is not None:
-                append(new(BalanceEvent, (seq, t, tu, yn, "trade", -tf,
-                                          nv if o is None else nv + o, None,
-                                          (qty, tid, mkt, price, rate, None))))
             if fa:
                 if F is None:
                     F = account(e, fa)
@@ -184,7 +179,7 @@ def take(e, m, side, mbuy, lim, left, rate, tid, tu, T, stp, t, ev):
                 seq += 1
                 if ev is not None:
                     o = F.frz.get(yn)
-                    append(new(BalanceEvent, (seq, t, fa, yn, "fee", tf,
+                    append(BalanceEvent((seq, t, fa, yn, "fee", tf,
                                               nv if o is None else nv + o, None,
                                               (qty, tid, mkt, price, rate, tu))))
         # ---- maker gives Y from freeze
@@ -202,32 +197,28 @@ def take(e, m, side, mbuy, lim, left, rate, tid, tu, T, stp, t, ev):
         if ev is not None:
             tr = (qty, mid, mkt, price, None, None)
             o = Mav.get(yn)
-            append(new(BalanceEvent, (seq, t, mu, yn, "trade", -gy,
+            append(BalanceEvent((seq, t, mu, yn, "trade", -gy,
                                       nv if o is None else nv + o, None, tr)))
-        # ---- maker receives X
+        # ---- maker receives X, then pays its fee in X (one store of the result)
         v = Mav.get(xn)
         nv = gx + zx if v is None else v + gx
+        seq += 1
+        if ev is not None:
+            o = Mfz.get(xn)
+            append(BalanceEvent((seq, t, mu, xn, "trade", gx,
+                                      nv if o is None else nv + o, None, tr)))
+        if mf:
+            nv = nv - mf
+            seq += 1
+            if ev is not None:
+                append(BalanceEvent((seq, t, mu, xn, "trade", -mf,
+                                          nv if o is None else nv + o, None,
+                                          (qty, mid, mkt, price, mrate, None))))
         if nv:
             Mav[xn] = nv
         elif v is not None:
             del Mav[xn]
-        seq += 1
-        if ev is not None:
-            o = Mfz.get(xn)
-            append(new(BalanceEvent, (seq, t, mu, xn, "trade", gx,
-                                      nv if o is None else nv + o, None, tr)))
-        # ---- maker pays its fee in X (Mav[xn] is the nv just stored, > 0; Mfz unchanged)
         if mf:
-            nv = nv - mf
-            if nv:
-                Mav[xn] = nv
-            else:
-                del Mav[xn]
-            seq += 1
-            if ev is not None:
-                append(new(BalanceEvent, (seq, t, mu, xn, "trade", -mf,
-                                          nv if o is None else nv + o, None,
-                                          (qty, mid, mkt, price, mrate, None))))
             if fa:
                 if F is None:
                     F = account(e, fa)
@@ -241,7 +232,7 @@ def take(e, m, side, mbuy, lim, left, rate, tid, tu, T, stp, t, ev):
                 seq += 1
                 if ev is not None:
                     o = F.frz.get(xn)
-                    append(new(BalanceEvent, (seq, t, fa, xn, "fee", mf,
+                    append(BalanceEvent((seq, t, fa, xn, "fee", mf,
                                               nv if o is None else nv + o, None,
                                               (qty, mid, mkt, price, mrate, mu))))
         # ---- accumulators
@@ -255,12 +246,13 @@ def take(e, m, side, mbuy, lim, left, rate, tid, tu, T, stp, t, ev):
         maker.deal_money += deal
         maker.mtime = t
         seq += 1
-        if mleft:
-            if ev is not None:
-                append(new(OrderEvent, (seq, t, EV_UPDATE, maker.snap(), sn, mn, False)))
-        else:
-            if ev is not None:
-                append(new(OrderEvent, (seq, t, EV_FINISH, maker.snap(), sn, mn, True)))
+        if ev is not None:  # the snapshot of Order.snap, inline
+            append(OrderEvent((seq, t, EV_UPDATE if mleft else EV_FINISH, (
+                mid, maker.mname, maker.source, maker.type, maker.side, mu, maker.ctime, t,
+                maker.price, maker.amount, maker.taker_fee, maker.maker_fee, mleft,
+                maker.deal_stock, maker.deal_money, maker.deal_fee, maker.cid),
+                sn, mn, not mleft)))
+        if not mleft:
             if maker.cid is not None or maker.freeze:
                 remove(e, m, maker, t)
                 continue
@@ -386,7 +378,7 @@ def put_limit(e, p, t):
     seq = e.event_seq = e.event_seq + 1
     if not left or stopped or tif != "GTC":
         if ev is not None:
-            ev.append(new(OrderEvent, (
+            ev.append(OrderEvent((
                 seq, t, EV_FINISH, (oid, mname, source, LIMIT_ORDER, side, uid, t, t, price,
                                     amount, taker_fee, maker_fee, left, ds, dm, df, cid),
                 m.stock, m.money, ds > 0)))
@@ -394,7 +386,7 @@ def put_limit(e, p, t):
             remember_cid(e, (uid, cid), oid, t)
     else:
         if ev is not None:
-            ev.append(new(OrderEvent, (
+            ev.append(OrderEvent((
                 seq, t, EV_PUT, (oid, mname, source, LIMIT_ORDER, side, uid, t, t, price,
                                  amount, taker_fee, maker_fee, left, ds, dm, df, cid),
                 m.stock, m.money, False)))
@@ -449,7 +441,7 @@ def put_limit(e, p, t):
             u[oid] = o
         if cid is not None:
             e.open_cids[(uid, cid)] = o
-        freeze(acct, a, f)
+        move(acct.avail, acct.frz, a, f)  # freeze
     log = [uid, mname, side, amount_s, price_s, tf_s, mf_s, source]
     if norm is not None:
         log.append(norm)
@@ -513,7 +505,7 @@ def put_market(e, p, t):
             ZERO, left, ds, dm, df, cid)
     seq = e.event_seq = e.event_seq + 1
     if ev is not None:
-        ev.append(new(OrderEvent, (seq, t, EV_FINISH, snap, m.stock, m.money, True)))
+        ev.append(OrderEvent((seq, t, EV_FINISH, snap, m.stock, m.money, True)))
     if cid is not None:
         remember_cid(e, (uid, cid), oid, t)
     log = [uid, m.name, side, amount_s, tf_s, source]
@@ -535,7 +527,7 @@ def cancel(e, p, t):
         raise CmdError(11, "user not match")
     snap = o.snap()
     seq = e.event_seq = e.event_seq + 1
-    ev = [new(OrderEvent, (seq, t, EV_FINISH, snap, m.stock, m.money, o.deal_stock > 0))
+    ev = [OrderEvent((seq, t, EV_FINISH, snap, m.stock, m.money, o.deal_stock > 0))
           ] if e.emit_events else None
     remove(e, m, o, t)
     return order_dict(snap), ev, [uid, m.name, order_id]
@@ -561,7 +553,7 @@ def cancel_all(e, p, t):
                 continue
             seq = e.event_seq = e.event_seq + 1
             if ev is not None:
-                ev.append(new(OrderEvent, (seq, t, EV_FINISH, o.snap(), m.stock, m.money,
+                ev.append(OrderEvent((seq, t, EV_FINISH, o.snap(), m.stock, m.money,
                                            o.deal_stock > 0)))
             remove(e, m, o, t)
             ids.append(o.id)
