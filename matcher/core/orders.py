@@ -94,7 +94,7 @@ def take(e, m, side, mbuy, lim, left, rate, tid, tu, T, stp, t, ev):
             seq += 1
             if ev is not None:
                 append(OrderEvent((seq, t, EV_FINISH, maker.snap(), sn, mn,
-                                        maker.deal_stock > 0)))
+                                   maker.deal_stock > 0)))
             remove(e, m, maker, t)
             continue
         mleft = maker.left
@@ -119,7 +119,7 @@ def take(e, m, side, mbuy, lim, left, rate, tid, tu, T, stp, t, ev):
             mf = qty * mrate  # bid fee (stock)
             if ev is not None:
                 append(DealEvent((seq, t, mkt, sn, mn, deal_id, price, qty, deal, side,
-                                       tid, mid, tu, mu, tf, mf, TAKER, MAKER)))
+                                  tid, mid, tu, mu, tf, mf, TAKER, MAKER)))
             gx = qty
             gy = deal
         else:
@@ -127,7 +127,7 @@ def take(e, m, side, mbuy, lim, left, rate, tid, tu, T, stp, t, ev):
             mf = deal * mrate  # ask fee (money)
             if ev is not None:
                 append(DealEvent((seq, t, mkt, sn, mn, deal_id, price, qty, deal, side,
-                                       mid, tid, mu, tu, mf, tf, MAKER, TAKER)))
+                                  mid, tid, mu, tu, mf, tf, MAKER, TAKER)))
             gx = deal
             gy = qty
         # ---- rows inline, not balances.add: a call per row cost ~6 % (docs/benchmarks.md).
@@ -145,7 +145,7 @@ def take(e, m, side, mbuy, lim, left, rate, tid, tu, T, stp, t, ev):
             tr = (qty, tid, mkt, price, None, None)
             o = Tfz.get(xn)
             append(BalanceEvent((seq, t, tu, xn, "trade", -gx,
-                                      nv if o is None else nv + o, None, tr)))
+                                 nv if o is None else nv + o, None, tr)))
         # ---- taker receives Y, then pays its fee in Y (one store of the result)
         v = Tav.get(yn)
         nv = gy + zy if v is None else v + gy
@@ -153,14 +153,14 @@ def take(e, m, side, mbuy, lim, left, rate, tid, tu, T, stp, t, ev):
         if ev is not None:
             o = Tfz.get(yn)
             append(BalanceEvent((seq, t, tu, yn, "trade", gy,
-                                      nv if o is None else nv + o, None, tr)))
+                                 nv if o is None else nv + o, None, tr)))
         if tf:
             nv = nv - tf
             seq += 1
             if ev is not None:
                 append(BalanceEvent((seq, t, tu, yn, "trade", -tf,
-                                          nv if o is None else nv + o, None,
-                                          (qty, tid, mkt, price, rate, None))))
+                                     nv if o is None else nv + o, None,
+                                     (qty, tid, mkt, price, rate, None))))
         if nv:
             Tav[yn] = nv
         elif v is not None:
@@ -180,8 +180,8 @@ def take(e, m, side, mbuy, lim, left, rate, tid, tu, T, stp, t, ev):
                 if ev is not None:
                     o = F.frz.get(yn)
                     append(BalanceEvent((seq, t, fa, yn, "fee", tf,
-                                              nv if o is None else nv + o, None,
-                                              (qty, tid, mkt, price, rate, tu))))
+                                         nv if o is None else nv + o, None,
+                                         (qty, tid, mkt, price, rate, tu))))
         # ---- maker gives Y from freeze
         M = maker.acct
         Mav = M.avail
@@ -198,7 +198,7 @@ def take(e, m, side, mbuy, lim, left, rate, tid, tu, T, stp, t, ev):
             tr = (qty, mid, mkt, price, None, None)
             o = Mav.get(yn)
             append(BalanceEvent((seq, t, mu, yn, "trade", -gy,
-                                      nv if o is None else nv + o, None, tr)))
+                                 nv if o is None else nv + o, None, tr)))
         # ---- maker receives X, then pays its fee in X (one store of the result)
         v = Mav.get(xn)
         nv = gx + zx if v is None else v + gx
@@ -206,14 +206,14 @@ def take(e, m, side, mbuy, lim, left, rate, tid, tu, T, stp, t, ev):
         if ev is not None:
             o = Mfz.get(xn)
             append(BalanceEvent((seq, t, mu, xn, "trade", gx,
-                                      nv if o is None else nv + o, None, tr)))
+                                 nv if o is None else nv + o, None, tr)))
         if mf:
             nv = nv - mf
             seq += 1
             if ev is not None:
                 append(BalanceEvent((seq, t, mu, xn, "trade", -mf,
-                                          nv if o is None else nv + o, None,
-                                          (qty, mid, mkt, price, mrate, None))))
+                                     nv if o is None else nv + o, None,
+                                     (qty, mid, mkt, price, mrate, None))))
         if nv:
             Mav[xn] = nv
         elif v is not None:
@@ -233,8 +233,8 @@ def take(e, m, side, mbuy, lim, left, rate, tid, tu, T, stp, t, ev):
                 if ev is not None:
                     o = F.frz.get(xn)
                     append(BalanceEvent((seq, t, fa, xn, "fee", mf,
-                                              nv if o is None else nv + o, None,
-                                              (qty, mid, mkt, price, mrate, mu))))
+                                         nv if o is None else nv + o, None,
+                                         (qty, mid, mkt, price, mrate, mu))))
         # ---- accumulators
         df += tf
         maker.deal_fee += mf
@@ -554,7 +554,7 @@ def cancel_all(e, p, t):
             seq = e.event_seq = e.event_seq + 1
             if ev is not None:
                 ev.append(OrderEvent((seq, t, EV_FINISH, o.snap(), m.stock, m.money,
-                                           o.deal_stock > 0)))
+                                      o.deal_stock > 0)))
             remove(e, m, o, t)
             ids.append(o.id)
     log = [uid, m.name] if n == 2 else [uid, m.name, side]
