@@ -1,12 +1,13 @@
 """Matcher core benchmark (docs/benchmarks.md, "Matcher core").
 
-    .venv/bin/python bench/bench_core.py [--commands N] [--resting N] [--profile N]
+    .venv/bin/python bench/bench_core.py [--commands N] [--resting N] [--profile N] [--no-events]
 
 Phase 1: 100 users, BTCUSDT (stock_prec 8, money_prec 2, fee_prec 4, min_amount 0.001,
 prec_save 20), limit orders around a mid price so that about half cross, 10 % cancels;
 reports commands/s (wall clock and per CPU second of this process — the latter is the
 figure to compare on a shared machine) and p50/p99 per-command latency (events are
-generated as in production; nothing consumes them).
+generated as in production; nothing consumes them; ``--no-events``: an event-less engine,
+``Engine(events=False)``, as the matcher process runs when its followers derive the events).
 Phase 2: places N non-crossing orders on a fresh engine and reports peak memory.
 Phase 3: cProfile of a shorter phase-1 run, top functions by own time.
 """
@@ -32,8 +33,11 @@ T0 = 1_700_000_000_000_000
 USERS = 100
 
 
+EVENTS = True
+
+
 def setup():
-    e = Engine()
+    e = Engine(events=EVENTS)
     for a in ("BTC", "ETH", "USDT"):
         assert e.execute("asset.put", [a, 20, 8], T0).error is None
     assert e.execute("market.put", ["BTCUSDT", "BTC", "USDT", 8, 2, 4, "0.001", True], T0).error is None
@@ -186,19 +190,24 @@ def main():
     ap.add_argument("--profile", type=int, default=100_000)
     ap.add_argument("--tracemalloc", action="store_true",
                     help="also trace allocations in the memory phase (very slow)")
+    ap.add_argument("--no-events", action="store_true",
+                    help="event-less engine (Engine(events=False)) in every phase")
     ap.add_argument("--memory-only", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    global EVENTS
+    EVENTS = not args.no_events
     if args.memory_only:
         r = phase_memory(args.resting, args.tracemalloc)
         print("memory:", {k: (round(v, 1) if isinstance(v, float) else v) for k, v in r.items()})
         return
-    print(f"python {sys.version.split()[0]}, {os.cpu_count()} cpu")
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} cpu, events {'on' if EVENTS else 'off'}")
     r = phase_throughput(args.commands)
     print("throughput:", {k: (round(v, 2) if isinstance(v, float) else v) for k, v in r.items()})
     if args.resting:
         import subprocess
         cmd = [sys.executable, os.path.abspath(__file__), "--memory-only", "--resting",
-               str(args.resting)] + (["--tracemalloc"] if args.tracemalloc else [])
+               str(args.resting)] + (["--tracemalloc"] if args.tracemalloc else []) + (
+               ["--no-events"] if args.no_events else [])
         sys.stdout.flush()
         subprocess.run(cmd, check=True)
     if args.profile:

@@ -93,8 +93,8 @@ def produce_stream(bootstrap: str, topic: str, n: int) -> float:
         prices[m] = price
         amount = Decimal(rnd.randint(1, 10**6)) / Decimal(10**6)
         t += rnd.uniform(0, 2 * step)
-        ev = DealEvent(i, int(t * 1e6), m, m[:3], m[3:], i, price, amount, price * amount, rnd.choice((1, 2)),
-                       2 * i, 2 * i + 1, 1, 2, Decimal(0), Decimal(0), 1, 2)
+        ev = DealEvent((i, int(t * 1e6), m, m[:3], m[3:], i, price, amount, price * amount, rnd.choice((1, 2)),
+                        2 * i, 2 * i + 1, 1, 2, Decimal(0), Decimal(0), 1, 2))
         _topic, key, value = message_of(ev)
         while True:
             try:

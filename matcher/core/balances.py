@@ -1,5 +1,6 @@
 """Accounts and balances: available / freeze per (user, asset), the balance changes
-(add, sub, freeze, unfreeze) and ``balance.update``.
+(``add``; ``move`` between available and freeze: freeze when an order rests, unfreeze
+when it finishes) and ``balance.update``.
 
 Balances are kept truncated to the asset's ``prec_save`` (exponent -prec_save, zero
 entries deleted). Every change the engine applies has an exponent >= -prec_save
@@ -39,8 +40,8 @@ def add(d, other, name, x, zero):
     """Add the exact change x (may be negative) to ``d[name]``, one side (available or
     freeze) of an account, deleting a zero entry; return the asset's total afterwards
     (the new ``d[name]`` plus ``other[name]``, the account's other side). ``zero`` is the
-    asset's zero at prec_save (see the module docstring). balance.update, freeze and
-    unfreeze use it; orders.take keeps inline copies for speed (docs/benchmarks.md)."""
+    asset's zero at prec_save (see the module docstring). balance.update uses it;
+    ``move`` and orders.take keep inline copies for speed (docs/benchmarks.md)."""
     v = d.get(name)
     nv = x + zero if v is None else v + x
     if nv:
@@ -53,24 +54,20 @@ def add(d, other, name, x, zero):
 
 def move(src, dst, a, x):
     """Move x of asset a from one side of an account to the other (``src[a.name]`` >= x),
-    deleting zero entries."""
+    deleting zero entries. (``add`` without the total nobody reads: once per resting
+    order placed or finished.)"""
     name = a.name
     nv = src[name] - x
     if nv:
         src[name] = nv
     else:
         del src[name]
-    add(dst, src, name, x, a.zero)
-
-
-def freeze(acct, a, x):
-    """Move x of asset a from available to freeze (available >= x)."""
-    move(acct.avail, acct.frz, a, x)
-
-
-def unfreeze(acct, a, x):
-    """Move x of asset a from freeze back to available (freeze >= x)."""
-    move(acct.frz, acct.avail, a, x)
+    v = dst.get(name)
+    nv = x + a.zero if v is None else v + x
+    if nv:
+        dst[name] = nv
+    elif v is not None:
+        del dst[name]
 
 
 def balance_update(e, p, t):
@@ -105,10 +102,12 @@ def balance_update(e, p, t):
     if acct is None:
         acct = account(e, uid)
     tot = add(acct.avail, acct.frz, a.name, change, a.zero)
-    d = dict(detail)
-    d["id"] = business_id
     seq = e.event_seq = e.event_seq + 1
-    ev = [BalanceEvent(seq, t, uid, a.name, business, change, tot, d)]
+    ev = None
+    if e.emit_events:
+        d = dict(detail)
+        d["id"] = business_id
+        ev = [BalanceEvent((seq, t, uid, a.name, business, change, tot, d, None))]
     if kt is not None:
         del keys[key]
     keys[key] = t

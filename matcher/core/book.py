@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from itertools import islice
 
-from .balances import unfreeze
+from .balances import move
 from .numbers import ZERO, fmt
 from .params import DAY_US, CmdError
 
@@ -124,7 +124,8 @@ def remove(e, m, o, t):
         del e.open_cids[k]
         remember_cid(e, k, oid, t)
     if o.freeze:
-        unfreeze(o.acct, m.sa if o.side == ASK else m.ma, o.freeze)
+        acct = o.acct
+        move(acct.frz, acct.avail, m.sa if o.side == ASK else m.ma, o.freeze)  # unfreeze
         o.freeze = ZERO
 
 

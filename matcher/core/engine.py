@@ -11,7 +11,7 @@ cancel_all, matching), ``queries`` (reads), ``state`` (dump / load / hash).
 """
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections import OrderedDict, namedtuple
 from decimal import getcontext, setcontext
 
 from . import balances, config, orders, queries, state
@@ -19,16 +19,19 @@ from .book import ASK, BID  # noqa: F401  (re-exported by matcher.core)
 from .numbers import CTX, ParamError
 from .params import CmdError
 
+_new = tuple.__new__
+#: Outcome.events of reads and of event-less commands (shared: nobody may append to it)
+NO_EVENTS = ()
 
-class Outcome:
-    __slots__ = ("error", "result", "events", "log", "oper_id")
 
-    def __init__(self, error=None, result=None, events=None, log=None, oper_id=None):
-        self.error = error
-        self.result = result
-        self.events = events if events is not None else []
-        self.log = log
-        self.oper_id = oper_id
+class Outcome(namedtuple("Outcome", ("error", "result", "events", "log", "oper_id"))):
+    """What ``Engine.execute`` returns (docs/matcher-core.md "Entry point"). A named
+    tuple: ``execute`` builds it with ``tuple.__new__`` (no Python-level constructor)."""
+
+    __slots__ = ()
+
+    def __new__(cls, error=None, result=None, events=None, log=None, oper_id=None):
+        return _new(cls, (error, result, events if events is not None else [], log, oper_id))
 
     def __repr__(self):
         return (f"Outcome(error={self.error!r}, result={self.result!r}, "
@@ -36,7 +39,8 @@ class Outcome:
 
 
 # method -> (handler(engine, params, time_us), mutating). A mutating handler returns
-# (result, events, log); a read returns the result.
+# (result, events, log) (events: a list, or None when ``engine.emit_events`` is False);
+# a read returns the result.
 HANDLERS = {
     "balance.query": (queries.balance_query, False),
     "balance.update": (balances.balance_update, True),
@@ -59,12 +63,22 @@ HANDLERS = {
 
 
 class Engine:
-    """Deterministic matching engine; see docs/matcher-core.md."""
+    """Deterministic matching engine; see docs/matcher-core.md.
+
+    ``emit_events`` (constructor flag ``events``; may be switched at any time between
+    commands): when False, mutating commands build no event objects and their
+    ``Outcome.events`` is an empty tuple, while every counter (``event_seq``, deal and
+    order ids) advances exactly as with events, so state, state_hash, results and ids are
+    the same. Not part of the state: a loaded engine emits events."""
 
     METHODS = tuple(HANDLERS)
     MUTATING = frozenset(m for m, (_, mut) in HANDLERS.items() if mut)
 
-    def __init__(self):
+    emit_events = True
+
+    def __init__(self, events=True):
+        if not events:
+            self.emit_events = False
         self.assets = {}  # name -> config.Asset, creation order
         self.markets = {}  # name -> config.Market, creation order
         self.pairs = {}  # (stock, money) -> market name
@@ -101,8 +115,9 @@ class Engine:
             setcontext(old)
         if mutating:
             self.oper_seq = n = self.oper_seq + 1
-            return Outcome(None, r[0], r[1], r[2], n)
-        return Outcome(None, r)
+            res, ev, log = r
+            return _new(Outcome, (None, res, NO_EVENTS if ev is None else ev, log, n))
+        return _new(Outcome, (None, r, NO_EVENTS, None, None))
 
     def dump_state(self) -> dict:
         """JSON-able full state (decimals as exact strings)."""

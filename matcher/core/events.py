@@ -4,10 +4,32 @@ Every event carries ``seq`` from the engine-wide ``event_seq`` counter. Decimal 
 are :class:`decimal.Decimal`; sinks format them. ``OrderEvent.order`` and
 ``BalanceEvent.detail`` are built lazily from an immutable snapshot the first time they
 are read (keeps the matching loop cheap); they are plain dicts once built.
+
+The events are tuples with named fields, built as ``Cls((field, …))`` by tuple's own
+constructor (no Python-level ``__init__`` / ``__new__``: under half the cost of a slots
+class, and a crossing order makes ~10 of them). They are immutable apart from the cached
+``order`` / ``detail`` dicts.
 """
 from __future__ import annotations
 
+from collections import namedtuple
+
 from .numbers import fmt, raw
+
+
+def fields(*names):
+    """Class decorator for a tuple subclass: read-only named fields (a namedtuple's
+    accessors; a field the class defines itself, e.g. a property, is kept). The class
+    keeps tuple's constructor: ``Cls((field, …))``."""
+    base = namedtuple("_", names)  # (kept referenced: a collected class's dict is cleared)
+
+    def deco(cls):
+        for n in names:
+            if n not in cls.__dict__:
+                setattr(cls, n, base.__dict__[n])
+        cls._fields = names
+        return cls
+    return deco
 
 # OrderEvent.kind
 EV_PUT = 1
@@ -45,37 +67,14 @@ def order_dict(s: tuple) -> dict:
     return d
 
 
-class DealEvent:
+@fields("seq", "time_us", "market", "stock", "money", "deal_id", "price", "amount", "deal",
+        "taker_side", "ask_order_id", "bid_order_id", "ask_user_id", "bid_user_id",
+        "ask_fee", "bid_fee", "ask_role", "bid_role")
+class DealEvent(tuple):
     """One fill. ``ask_fee`` is in money (paid by the ask party), ``bid_fee`` in stock;
     roles 1 maker / 2 taker; ``taker_side`` 1 = taker sold, 2 = taker bought."""
 
-    __slots__ = (
-        "seq", "time_us", "market", "stock", "money", "deal_id", "price", "amount",
-        "deal", "taker_side", "ask_order_id", "bid_order_id", "ask_user_id",
-        "bid_user_id", "ask_fee", "bid_fee", "ask_role", "bid_role",
-    )
-
-    def __init__(self, seq, time_us, market, stock, money, deal_id, price, amount, deal,
-                 taker_side, ask_order_id, bid_order_id, ask_user_id, bid_user_id,
-                 ask_fee, bid_fee, ask_role, bid_role):
-        self.seq = seq
-        self.time_us = time_us
-        self.market = market
-        self.stock = stock
-        self.money = money
-        self.deal_id = deal_id
-        self.price = price
-        self.amount = amount
-        self.deal = deal
-        self.taker_side = taker_side
-        self.ask_order_id = ask_order_id
-        self.bid_order_id = bid_order_id
-        self.ask_user_id = ask_user_id
-        self.bid_user_id = bid_user_id
-        self.ask_fee = ask_fee
-        self.bid_fee = bid_fee
-        self.ask_role = ask_role
-        self.bid_role = bid_role
+    __slots__ = ()
 
     def kafka_payload(self) -> list:
         """The `deals` topic array (matching.md §7), raw decimal strings."""
@@ -87,7 +86,7 @@ class DealEvent:
         ]
 
     def to_dict(self) -> dict:
-        d = {k: getattr(self, k) for k in self.__slots__}
+        d = dict(zip(self._fields, self))
         for k in ("price", "amount", "deal", "ask_fee", "bid_fee"):
             d[k] = raw(d[k])
         d["type"] = "deal"
@@ -97,39 +96,32 @@ class DealEvent:
         return f"DealEvent({self.to_dict()!r})"
 
 
-class OrderEvent:
-    """kind 1 put, 2 update, 3 finish; ``order`` is the order object dict."""
+@fields("seq", "time_us", "kind", "snap", "stock", "money", "to_history")
+class OrderEvent(tuple):
+    """kind 1 put, 2 update, 3 finish; ``order`` is the order object dict, built from
+    ``snap`` (an order snapshot tuple, see order_dict) on first access."""
 
-    __slots__ = ("seq", "time_us", "kind", "_snap", "_order", "stock", "money", "to_history")
-
-    def __init__(self, seq, time_us, kind, snap, stock, money, to_history):
-        self.seq = seq
-        self.time_us = time_us
-        self.kind = kind
-        self._snap = snap
-        self._order = None
-        self.stock = stock
-        self.money = money
-        self.to_history = to_history
+    # no __slots__: the instance __dict__ (created on first use) caches ``order``
 
     @property
     def order(self) -> dict:
-        o = self._order
+        c = self.__dict__
+        o = c.get("order")
         if o is None:
-            o = self._order = order_dict(self._snap)
+            o = c["order"] = order_dict(self[3])
         return o
 
     @property
     def order_id(self) -> int:
-        return self._snap[0]
+        return self[3][0]
 
     @property
     def user_id(self) -> int:
-        return self._snap[5]
+        return self[3][5]
 
     @property
     def market(self) -> str:
-        return self._snap[1]
+        return self[3][1]
 
     def kafka_payload(self) -> dict:
         """The `orders` topic object (matching.md §7)."""
@@ -146,47 +138,41 @@ class OrderEvent:
         return f"OrderEvent({self.to_dict()!r})"
 
 
-class BalanceEvent:
+@fields("seq", "time_us", "user_id", "asset", "business", "change", "balance", "detail",
+        "trade")
+class BalanceEvent(tuple):
     """One balance-history row: ``balance`` = the asset's total (available + freeze)
     of that user right after the row. ``detail`` for trade rows is
     {"a": amount, "i": own order id, "m": market, "p": price} (+ "f": fee rate on fee
-    rows; the fee-account credit row (business ``fee``) also has "u": payer user id)."""
+    rows; the fee-account credit row (business ``fee``) also has "u": payer user id),
+    built on first access from ``trade`` = (amount, order_id, market, price,
+    fee_rate|None, payer|None); rows of balance.update carry their ``detail`` dict (and
+    ``trade`` None)."""
 
-    __slots__ = ("seq", "time_us", "user_id", "asset", "business", "change", "balance",
-                 "_detail", "_trade")
-
-    def __init__(self, seq, time_us, user_id, asset, business, change, balance,
-                 detail=None, trade=None):
-        self.seq = seq
-        self.time_us = time_us
-        self.user_id = user_id
-        self.asset = asset
-        self.business = business
-        self.change = change
-        self.balance = balance
-        self._detail = detail
-        self._trade = trade
+    # no __slots__: the instance __dict__ (created on first use) caches a trade detail
 
     @property
     def from_trade(self) -> bool:
         """True for fill and fee rows; False for rows of balance.update, whatever their business."""
-        return self._trade is not None
+        return self[8] is not None
 
     @property
     def detail(self) -> dict:
-        d = self._detail
+        d = self[7]
         if d is None:
-            # trade = (amount, order_id, market, price, fee_rate|None, payer|None)
-            a, i, m, p, f, u = self._trade
-            d = {"a": raw(a)}
-            if f is not None:
-                d["f"] = raw(f)
-            d["i"] = i
-            d["m"] = m
-            d["p"] = raw(p)
-            if u is not None:
-                d["u"] = u
-            self._detail = d
+            c = self.__dict__
+            d = c.get("detail")
+            if d is None:
+                a, i, m, p, f, u = self[8]
+                d = {"a": raw(a)}
+                if f is not None:
+                    d["f"] = raw(f)
+                d["i"] = i
+                d["m"] = m
+                d["p"] = raw(p)
+                if u is not None:
+                    d["u"] = u
+                c["detail"] = d
         return d
 
     def kafka_payload(self) -> list:

@@ -10,7 +10,7 @@ rule).
 from __future__ import annotations
 
 from . import params
-from .balances import account, freeze
+from .balances import account, move
 from .book import (
     ASK,
     BID,
@@ -23,7 +23,17 @@ from .book import (
     remember_cid,
     remove,
 )
-from .events import EV_FINISH, EV_PUT, EV_UPDATE, MAKER, TAKER, BalanceEvent, DealEvent, OrderEvent, order_dict
+from .events import (
+    EV_FINISH,
+    EV_PUT,
+    EV_UPDATE,
+    MAKER,
+    TAKER,
+    BalanceEvent,
+    DealEvent,
+    OrderEvent,
+    order_dict,
+)
 from .numbers import ZERO, ParamError, fmt
 from .params import STP_CANCEL_NEWEST, STP_NONE, U32, U64, CmdError, market, options, uint
 
@@ -34,6 +44,9 @@ def take(e, m, side, mbuy, lim, left, rate, tid, tu, T, stp, t, ev):
     locals. Per fill: deal event, balance rows (taker gives, taker receives, taker
     fee [, fee credit], maker gives (from freeze), maker receives, maker fee
     [, fee credit]), maker update/finish.
+
+    ``ev``: the list the events go to, or None (event-less: no event objects, no row
+    totals; ``event_seq`` still advances by one per event that would have been made).
 
     Returns (left, deal_stock, deal_money, deal_fee, stopped); ``stopped`` is True
     when self-trade prevention (cancel_newest) stopped the taker."""
@@ -57,7 +70,7 @@ def take(e, m, side, mbuy, lim, left, rate, tid, tu, T, stp, t, ev):
     deal_id = e.deal_seq
     seq = e.event_seq
     stopped = False
-    append = ev.append
+    append = ev.append if ev is not None else None
     exp_stock = m.exp_stock
     users = m.users
     while left:
@@ -79,7 +92,9 @@ def take(e, m, side, mbuy, lim, left, rate, tid, tu, T, stp, t, ev):
                 break
             # cancel_oldest: the resting order goes, matching continues
             seq += 1
-            append(OrderEvent(seq, t, EV_FINISH, maker.snap(), sn, mn, maker.deal_stock > 0))
+            if ev is not None:
+                append(OrderEvent((seq, t, EV_FINISH, maker.snap(), sn, mn,
+                                   maker.deal_stock > 0)))
             remove(e, m, maker, t)
             continue
         mleft = maker.left
@@ -97,59 +112,60 @@ def take(e, m, side, mbuy, lim, left, rate, tid, tu, T, stp, t, ev):
         deal = price * qty
         deal_id += 1
         mid = maker.id
+        mrate = maker.maker_fee
         seq += 1
         if ask_taker:
-            mrate = maker.maker_fee
             tf = deal * rate  # ask fee (money)
             mf = qty * mrate  # bid fee (stock)
-            append(DealEvent(seq, t, mkt, sn, mn, deal_id, price, qty, deal, side,
-                             tid, mid, tu, mu, tf, mf, TAKER, MAKER))
+            if ev is not None:
+                append(DealEvent((seq, t, mkt, sn, mn, deal_id, price, qty, deal, side,
+                                  tid, mid, tu, mu, tf, mf, TAKER, MAKER)))
             gx = qty
             gy = deal
         else:
-            mrate = maker.maker_fee
             tf = qty * rate  # bid fee (stock)
             mf = deal * mrate  # ask fee (money)
-            append(DealEvent(seq, t, mkt, sn, mn, deal_id, price, qty, deal, side,
-                             mid, tid, mu, tu, mf, tf, MAKER, TAKER))
+            if ev is not None:
+                append(DealEvent((seq, t, mkt, sn, mn, deal_id, price, qty, deal, side,
+                                  mid, tid, mu, tu, mf, tf, MAKER, TAKER)))
             gx = deal
             gy = qty
-        # ---- rows inline, not balances.add: a call per row cost ~6 % (docs/benchmarks.md)
+        # ---- rows inline, not balances.add: a call per row cost ~6 % (docs/benchmarks.md).
+        # A row's event carries the asset's total after it (available + freeze): only
+        # computed when events are made.
         # ---- taker gives X from available
-        tr = (qty, tid, mkt, price, None, None)
-        x = -gx
         v = Tav.get(xn)
-        nv = x + zx if v is None else v + x
+        nv = zx - gx if v is None else v - gx
         if nv:
             Tav[xn] = nv
         elif v is not None:
             del Tav[xn]
-        o = Tfz.get(xn)
         seq += 1
-        append(BalanceEvent(seq, t, tu, xn, "trade", x, nv if o is None else nv + o,
-                            None, tr))
-        # ---- taker receives Y
+        if ev is not None:
+            tr = (qty, tid, mkt, price, None, None)
+            o = Tfz.get(xn)
+            append(BalanceEvent((seq, t, tu, xn, "trade", -gx,
+                                 nv if o is None else nv + o, None, tr)))
+        # ---- taker receives Y, then pays its fee in Y (one store of the result)
         v = Tav.get(yn)
         nv = gy + zy if v is None else v + gy
+        seq += 1
+        if ev is not None:
+            o = Tfz.get(yn)
+            append(BalanceEvent((seq, t, tu, yn, "trade", gy,
+                                 nv if o is None else nv + o, None, tr)))
+        if tf:
+            nv = nv - tf
+            seq += 1
+            if ev is not None:
+                append(BalanceEvent((seq, t, tu, yn, "trade", -tf,
+                                     nv if o is None else nv + o, None,
+                                     (qty, tid, mkt, price, rate, None))))
         if nv:
             Tav[yn] = nv
         elif v is not None:
             del Tav[yn]
-        o = Tfz.get(yn)
-        seq += 1
-        append(BalanceEvent(seq, t, tu, yn, "trade", gy, nv if o is None else nv + o,
-                            None, tr))
-        # ---- taker pays its fee in Y (Tav[yn] is the nv just stored, > 0; Tfz unchanged)
         if tf:
-            x = -tf
-            nv = nv + x
-            if nv:
-                Tav[yn] = nv
-            else:
-                del Tav[yn]
-            seq += 1
-            append(BalanceEvent(seq, t, tu, yn, "trade", x, nv if o is None else nv + o,
-                                None, (qty, tid, mkt, price, rate, None)))
             if fa:
                 if F is None:
                     F = account(e, fa)
@@ -160,50 +176,49 @@ def take(e, m, side, mbuy, lim, left, rate, tid, tu, T, stp, t, ev):
                     d[yn] = nv
                 elif v is not None:
                     del d[yn]
-                o = F.frz.get(yn)
                 seq += 1
-                append(BalanceEvent(seq, t, fa, yn, "fee", tf,
-                                    nv if o is None else nv + o, None,
-                                    (qty, tid, mkt, price, rate, tu)))
+                if ev is not None:
+                    o = F.frz.get(yn)
+                    append(BalanceEvent((seq, t, fa, yn, "fee", tf,
+                                         nv if o is None else nv + o, None,
+                                         (qty, tid, mkt, price, rate, tu))))
         # ---- maker gives Y from freeze
         M = maker.acct
         Mav = M.avail
         Mfz = M.frz
-        tr = (qty, mid, mkt, price, None, None)
-        x = -gy
         v = Mfz.get(yn)
-        nv = x + zy if v is None else v + x
+        nv = zy - gy if v is None else v - gy
         if nv:
             Mfz[yn] = nv
         elif v is not None:
             del Mfz[yn]
         maker.freeze -= gy
-        o = Mav.get(yn)
         seq += 1
-        append(BalanceEvent(seq, t, mu, yn, "trade", x, nv if o is None else nv + o,
-                            None, tr))
-        # ---- maker receives X
+        if ev is not None:
+            tr = (qty, mid, mkt, price, None, None)
+            o = Mav.get(yn)
+            append(BalanceEvent((seq, t, mu, yn, "trade", -gy,
+                                 nv if o is None else nv + o, None, tr)))
+        # ---- maker receives X, then pays its fee in X (one store of the result)
         v = Mav.get(xn)
         nv = gx + zx if v is None else v + gx
+        seq += 1
+        if ev is not None:
+            o = Mfz.get(xn)
+            append(BalanceEvent((seq, t, mu, xn, "trade", gx,
+                                 nv if o is None else nv + o, None, tr)))
+        if mf:
+            nv = nv - mf
+            seq += 1
+            if ev is not None:
+                append(BalanceEvent((seq, t, mu, xn, "trade", -mf,
+                                     nv if o is None else nv + o, None,
+                                     (qty, mid, mkt, price, mrate, None))))
         if nv:
             Mav[xn] = nv
         elif v is not None:
             del Mav[xn]
-        o = Mfz.get(xn)
-        seq += 1
-        append(BalanceEvent(seq, t, mu, xn, "trade", gx, nv if o is None else nv + o,
-                            None, tr))
-        # ---- maker pays its fee in X (Mav[xn] is the nv just stored, > 0; Mfz unchanged)
         if mf:
-            x = -mf
-            nv = nv + x
-            if nv:
-                Mav[xn] = nv
-            else:
-                del Mav[xn]
-            seq += 1
-            append(BalanceEvent(seq, t, mu, xn, "trade", x, nv if o is None else nv + o,
-                                None, (qty, mid, mkt, price, mrate, None)))
             if fa:
                 if F is None:
                     F = account(e, fa)
@@ -214,11 +229,12 @@ def take(e, m, side, mbuy, lim, left, rate, tid, tu, T, stp, t, ev):
                     d[xn] = nv
                 elif v is not None:
                     del d[xn]
-                o = F.frz.get(xn)
                 seq += 1
-                append(BalanceEvent(seq, t, fa, xn, "fee", mf,
-                                    nv if o is None else nv + o, None,
-                                    (qty, mid, mkt, price, mrate, mu)))
+                if ev is not None:
+                    o = F.frz.get(xn)
+                    append(BalanceEvent((seq, t, fa, xn, "fee", mf,
+                                         nv if o is None else nv + o, None,
+                                         (qty, mid, mkt, price, mrate, mu))))
         # ---- accumulators
         df += tf
         maker.deal_fee += mf
@@ -230,10 +246,13 @@ def take(e, m, side, mbuy, lim, left, rate, tid, tu, T, stp, t, ev):
         maker.deal_money += deal
         maker.mtime = t
         seq += 1
-        if mleft:
-            append(OrderEvent(seq, t, EV_UPDATE, maker.snap(), sn, mn, False))
-        else:
-            append(OrderEvent(seq, t, EV_FINISH, maker.snap(), sn, mn, True))
+        if ev is not None:  # the snapshot of Order.snap, inline
+            append(OrderEvent((seq, t, EV_UPDATE if mleft else EV_FINISH, (
+                mid, maker.mname, maker.source, maker.type, maker.side, mu, maker.ctime, t,
+                maker.price, maker.amount, maker.taker_fee, maker.maker_fee, mleft,
+                maker.deal_stock, maker.deal_money, maker.deal_fee, maker.cid),
+                sn, mn, not mleft)))
+        if not mleft:
             if maker.cid is not None or maker.freeze:
                 remove(e, m, maker, t)
                 continue
@@ -347,7 +366,7 @@ def put_limit(e, p, t):
 
     # ---- all checks passed: mutate
     e.order_seq = oid = e.order_seq + 1
-    ev = []
+    ev = [] if e.emit_events else None
     if crosses:
         left, ds, dm, df, stopped = take(e, m, side, False, price, amount, taker_fee,
                                                oid, uid, acct, stp, t, ev)
@@ -358,17 +377,19 @@ def put_limit(e, p, t):
     mname = m.name
     seq = e.event_seq = e.event_seq + 1
     if not left or stopped or tif != "GTC":
-        ev.append(OrderEvent(seq, t, EV_FINISH,
-                             (oid, mname, source, LIMIT_ORDER, side, uid, t, t, price,
-                              amount, taker_fee, maker_fee, left, ds, dm, df, cid),
-                             m.stock, m.money, ds > 0))
+        if ev is not None:
+            ev.append(OrderEvent((
+                seq, t, EV_FINISH, (oid, mname, source, LIMIT_ORDER, side, uid, t, t, price,
+                                    amount, taker_fee, maker_fee, left, ds, dm, df, cid),
+                m.stock, m.money, ds > 0)))
         if cid is not None:
             remember_cid(e, (uid, cid), oid, t)
     else:
-        ev.append(OrderEvent(seq, t, EV_PUT,
-                             (oid, mname, source, LIMIT_ORDER, side, uid, t, t, price,
-                              amount, taker_fee, maker_fee, left, ds, dm, df, cid),
-                             m.stock, m.money, False))
+        if ev is not None:
+            ev.append(OrderEvent((
+                seq, t, EV_PUT, (oid, mname, source, LIMIT_ORDER, side, uid, t, t, price,
+                                 amount, taker_fee, maker_fee, left, ds, dm, df, cid),
+                m.stock, m.money, False)))
         o = Order()
         o.id = oid
         o.type = LIMIT_ORDER
@@ -420,7 +441,7 @@ def put_limit(e, p, t):
             u[oid] = o
         if cid is not None:
             e.open_cids[(uid, cid)] = o
-        freeze(acct, a, f)
+        move(acct.avail, acct.frz, a, f)  # freeze
     log = [uid, mname, side, amount_s, price_s, tf_s, mf_s, source]
     if norm is not None:
         log.append(norm)
@@ -477,13 +498,14 @@ def put_market(e, p, t):
             raise CmdError(11, "amount too small")
 
     e.order_seq = oid = e.order_seq + 1
-    ev = []
+    ev = [] if e.emit_events else None
     left, ds, dm, df, _ = take(e, m, side, side == BID, None, amount, taker_fee,
                                      oid, uid, acct, stp, t, ev)
     snap = (oid, m.name, source, MARKET_ORDER, side, uid, t, t, ZERO, amount, taker_fee,
             ZERO, left, ds, dm, df, cid)
     seq = e.event_seq = e.event_seq + 1
-    ev.append(OrderEvent(seq, t, EV_FINISH, snap, m.stock, m.money, True))
+    if ev is not None:
+        ev.append(OrderEvent((seq, t, EV_FINISH, snap, m.stock, m.money, True)))
     if cid is not None:
         remember_cid(e, (uid, cid), oid, t)
     log = [uid, m.name, side, amount_s, tf_s, source]
@@ -505,7 +527,8 @@ def cancel(e, p, t):
         raise CmdError(11, "user not match")
     snap = o.snap()
     seq = e.event_seq = e.event_seq + 1
-    ev = [OrderEvent(seq, t, EV_FINISH, snap, m.stock, m.money, o.deal_stock > 0)]
+    ev = [OrderEvent((seq, t, EV_FINISH, snap, m.stock, m.money, o.deal_stock > 0))
+          ] if e.emit_events else None
     remove(e, m, o, t)
     return order_dict(snap), ev, [uid, m.name, order_id]
 
@@ -522,15 +545,16 @@ def cancel_all(e, p, t):
         if type(side) is not int or side not in (0, ASK, BID):
             raise ParamError("side", "must be 0, 1 or 2")
     ids = []
-    ev = []
+    ev = [] if e.emit_events else None
     u = m.users.get(uid)
     if u:
         for o in list(u.values()):
             if side and o.side != side:
                 continue
             seq = e.event_seq = e.event_seq + 1
-            ev.append(OrderEvent(seq, t, EV_FINISH, o.snap(), m.stock, m.money,
-                                 o.deal_stock > 0))
+            if ev is not None:
+                ev.append(OrderEvent((seq, t, EV_FINISH, o.snap(), m.stock, m.money,
+                                      o.deal_stock > 0)))
             remove(e, m, o, t)
             ids.append(o.id)
     log = [uid, m.name] if n == 2 else [uid, m.name, side]

@@ -53,6 +53,10 @@ def replay(db: Db, engine, upto: int | None = None) -> int:
     loads = orjson.loads
     execute = engine.execute
     n = 0
+    # nobody takes the events: replay without building them (same state and counters)
+    quiet = on_events is None and engine.emit_events
+    if quiet:
+        engine.emit_events = False
     gc_was = gc.isenabled()
     gc.disable()
     pages = read_log_pages_prefetched(db, engine.oper_seq, upto)
@@ -72,6 +76,8 @@ def replay(db: Db, engine, upto: int | None = None) -> int:
                 gc.collect(1)
     finally:
         pages.close()
+        if quiet:
+            engine.emit_events = True
         if gc_was:
             gc.enable()
     if upto is not None and engine.oper_seq < upto:

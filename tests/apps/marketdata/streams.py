@@ -20,8 +20,8 @@ D = Decimal
 
 def deal_event(deal_id: int, time_s: float, market: str, price: str, amount: str, side: int) -> DealEvent:
     p, a = D(price), D(amount)
-    return DealEvent(deal_id, int(round(time_s * 1e6)), market, market[:3], market[3:], deal_id, p, a, p * a, side,
-                     deal_id * 10, deal_id * 10 + 1, 1, 2, D("0"), D("0"), 1, 2)
+    return DealEvent((deal_id, int(round(time_s * 1e6)), market, market[:3], market[3:], deal_id, p, a, p * a,
+                      side, deal_id * 10, deal_id * 10 + 1, 1, 2, D("0"), D("0"), 1, 2))
 
 
 def random_stream(n: int, *, market: str = "BTCUSDT", seed: int = 1, end: float | None = None,

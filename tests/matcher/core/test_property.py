@@ -392,3 +392,55 @@ def _seed_log(fa):
         e.execute("config.fee_account", [fa], T0)
     return cap
 
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cmds=st.lists(cmd, min_size=20, max_size=80), fee=st.booleans(),
+       switch=st.lists(st.booleans(), min_size=8, max_size=8))
+def test_event_less_engine_is_the_same_state_machine(cmds, fee, switch):
+    """Engine(events=False) builds no events, yet its results, logs, ids, counters and
+    state (state_hash, dump) are those of an engine with events, after every command; a
+    third engine switches ``emit_events`` back and forth between commands."""
+    fa = FEE_ACCOUNT if fee else 0
+    engines = [Engine(), Engine(events=False), Engine()]
+    assert [x.emit_events for x in engines] == [True, False, True]
+    for x in engines:
+        for method, params in _seed_log(fa):
+            assert x.execute(method, params, T0).error is None
+    on, off, mixed = engines
+    t = T0
+    for i, (method, params) in enumerate(to_calls(cmds)):
+        if method == "tick":
+            t += params
+            continue
+        if method == "read":
+            u, m = params
+            for rm, rp in (("order.depth", [m, 20, "0"]), ("order.pending", [u, m, 0, 101]),
+                           ("balance.query", [u]), ("market.summary", [])):
+                a, b = on.execute(rm, rp, t), off.execute(rm, rp, t)
+                assert a.error is None and a.result == b.result
+            continue
+        if method == "cancel-pick":
+            u, m, k = params
+            ids = sorted(on.markets[m].orders)
+            method, params = "order.cancel", [u, m, ids[k % len(ids)] if ids else k]
+        mixed.emit_events = switch[i % len(switch)]
+        seq = on.event_seq
+        a = on.execute(method, params, t)
+        b = off.execute(method, params, t)
+        c = mixed.execute(method, params, t)
+        for x in (b, c):
+            assert (x.error, x.result, x.log, x.oper_id) == (a.error, a.result, a.log, a.oper_id), (method, params)
+        assert len(b.events) == 0
+        assert [ev.to_dict() for ev in c.events] == ([ev.to_dict() for ev in a.events] if mixed.emit_events else [])
+        # every event the engine with events made took one seq: the others advanced as much
+        assert [ev.seq for ev in a.events] == list(range(seq + 1, on.event_seq + 1))
+        h = on.state_hash()
+        for x in (off, mixed):
+            assert (x.event_seq, x.deal_seq, x.order_seq, x.oper_seq) == (
+                on.event_seq, on.deal_seq, on.order_seq, on.oper_seq)
+            assert x.state_hash() == h
+    # the flag is not state: same dump, and a loaded engine emits events
+    d = on.dump_state()
+    assert off.dump_state() == d and mixed.dump_state() == d
+    assert Engine.load_state(off.dump_state()).emit_events is True

@@ -74,3 +74,32 @@ def test_gap_or_failing_replay_stops_the_start():
     sql("INSERT INTO operation_log (id, time_us, method, params) VALUES (100, 1, 'order.cancel', '[1,\"BTCUSDT\",999999]')")
     with pytest.raises(RecoveryError, match="replay of operation 100 "):
         recovered()
+
+
+def test_replay_builds_events_only_for_a_taker():
+    """replay without on_events runs the engine event-less (and switches events back on
+    after); with on_events it hands over every event. Same state either way."""
+    from matcher.core import Engine
+    from matcher.log.db import Db
+    from matcher.log.recovery import replay
+
+    cmds = SETUP + random_commands(random.Random(5), 400)
+    s1, _, _ = run(session(cmds))
+
+    class Spy(Engine):
+        def execute(self, method, params, time_us):
+            modes.add(self.emit_events)
+            return super().execute(method, params, time_us)
+
+    db = Db("default")
+    modes = set()
+    quiet = Spy()
+    assert replay(db, quiet) == s1.engine.oper_seq
+    assert modes == {False} and quiet.emit_events is True
+    modes = set()
+    seqs = []
+    loud = Spy()
+    replay(db, loud, on_events=lambda evs: seqs.extend(ev.seq for ev in evs))
+    assert modes == {True}
+    assert seqs == list(range(1, s1.engine.event_seq + 1))
+    assert quiet.state_hash() == loud.state_hash() == s1.engine.state_hash()
