@@ -152,6 +152,9 @@ class MatcherService:
         finally:
             await asyncio.to_thread(db.close)
 
+        # every output (history, Kafka) is derived from the committed log by a follower
+        # process: the live engine builds no events (same state, ids and seqs)
+        self.engine.emit_events = False
         self._log = OperationLogWriter(self._committed, loop=loop, alias=self.alias, max_batch=self.log_max_batch)
         self._log.committed_id = self.engine.oper_seq
         self._log.start()

@@ -54,9 +54,8 @@ def replay(db: Db, engine, upto: int | None = None) -> int:
     execute = engine.execute
     n = 0
     # nobody takes the events: replay without building them (same state and counters)
-    quiet = on_events is None and engine.emit_events
-    if quiet:
-        engine.emit_events = False
+    emitting = engine.emit_events
+    engine.emit_events = False
     gc_was = gc.isenabled()
     gc.disable()
     pages = read_log_pages_prefetched(db, engine.oper_seq, upto)
@@ -76,8 +75,7 @@ def replay(db: Db, engine, upto: int | None = None) -> int:
                 gc.collect(1)
     finally:
         pages.close()
-        if quiet:
-            engine.emit_events = True
+        engine.emit_events = emitting
         if gc_was:
             gc.enable()
     if upto is not None and engine.oper_seq < upto:
