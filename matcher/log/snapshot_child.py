@@ -68,6 +68,7 @@ def make_snapshot(db, engine, upto: int, keep: int, sink_position: int | None, *
     t0 = time.monotonic()
     if engine is None or (engine.oper_seq > upto and not at_least):
         engine, _ = load_base(db, max_oper_id=None if at_least else upto)
+        engine.emit_events = False  # a snapshot needs the state only
     n = replay(db, engine, upto) if engine.oper_seq < upto else 0
     t1 = time.monotonic()
     meta = write_snapshot(db, engine)
@@ -97,6 +98,7 @@ class SnapshotTail:
 
     def _load(self) -> None:
         self.engine, meta = load_base(self.db)
+        self.engine.emit_events = False  # a snapshot needs the state only
         self.snapshot_oper = meta["end_oper_id"] if meta else 0
         gc.collect()
         gc.freeze()  # the loaded books are long-lived: full collections need not walk them
