@@ -133,6 +133,8 @@ def main():
     ap.add_argument("--concurrency", type=int, default=32)
     ap.add_argument("--rate", type=float, default=0, help="open loop: offered requests/s (single only)")
     ap.add_argument("--pin", action="store_true")
+    ap.add_argument("--renice-followers", type=int, default=0, metavar="N",
+                    help="add N to the nice value of the matcher's output followers (history, Kafka)")
     ap.add_argument("--no-history", action="store_true")
     ap.add_argument("--no-kafka", action="store_true")
     ap.add_argument("--label", default="")
@@ -175,6 +177,10 @@ def main():
         procs = {"matcher": matcher.pid, "web": web.pid, "broker": broker.proc.pid if broker else None,
                  "mariadb": maria}
         taskset = []
+        if args.renice_followers:
+            for c in children(matcher.pid):
+                if role(c) in ("history_follower", "kafka_follower"):
+                    os.setpriority(os.PRIO_PROCESS, c, os.getpriority(os.PRIO_PROCESS, c) + args.renice_followers)
         if args.pin:
             affinity(matcher.pid, "0")
             for pid in [p for c in children(matcher.pid) for p in tree(c)] + tree(web.pid) + (
