@@ -40,7 +40,7 @@ from matcher.log.oplog import SELECT as SELECT_LOG
 from matcher.log.recovery import RecoveryError, load_base, replay_entry
 from matcher.retry import retry_forever
 
-from .history import NAME, rows_of, write_rows
+from .history import NAME, row_builder, write_rows
 
 logger = logging.getLogger("matcher.history")
 
@@ -65,6 +65,7 @@ class HistoryTail:
         self.oper = 0  # history written through this operation
         self.last_time_us = None
         self.rows = 0
+        self.rows_of = row_builder(db.vendor)
 
     def _retry(self, fn, what: str):
         """fn() until it succeeds; database errors are retried forever (while not stopped)."""
@@ -103,6 +104,7 @@ class HistoryTail:
         expected = after + 1
         loads = orjson.loads
         execute = engine.execute
+        rows_of = self.rows_of
         for oid, tu, method, params in log:
             out = replay_entry(execute, loads, expected, oid, tu, method, params)
             evs = out.events
