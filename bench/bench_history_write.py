@@ -2,9 +2,11 @@
 one order (docs/benchmarks.md "History cost per order (step 11)").
 
     DATABASE_URL=mysql://root@127.0.0.1:3306/bench_history_write flock /tmp/bench.lock \\
-        .venv/bin/python bench/bench_history_write.py [--orders 20000] [--page 1000]
+        .venv/bin/python bench/bench_history_write.py [--orders 20000] [--page 1000] [--keep] [--reuse]
 
-The database is dropped and re-created. An engine runs the order stream of
+The database is dropped and re-created (``--reuse``: the database a ``--keep`` run left is
+kept, its history tables emptied and its log followed again — e.g. to compare index sets
+or two trees on the same log). An engine runs the order stream of
 bench/bench_matcher_rpc.py (1000 users, BTCUSDT, half the orders priced through the book)
 and its operation log is written to ``operation_log``; then the real follower process
 (``python -m matcher.sinks.history_child``, steps of ``--page`` operations) writes the
