@@ -153,14 +153,14 @@ def _bh_index_hint(asset: str, labels: list, window: bool) -> str:
     + sort (never an index-merge intersection)."""
     if asset:
         if window:
-            return "USE INDEX (bh_user_asset, bh_user_asset_time)"
+            return "USE INDEX (bh_user_asset, bh_user_time_asset)"
         if len(labels) == 1:
             return "FORCE INDEX (bh_user_asset_business)"
         if labels:
             return "USE INDEX (bh_user_asset, bh_user_asset_business)"
         return "FORCE INDEX (bh_user_asset)"
     if window:
-        return "USE INDEX (bh_user, bh_user_time)"
+        return "USE INDEX (bh_user, bh_user_time_asset)"
     if len(labels) == 1:
         return "FORCE INDEX (bh_user_business)"
     if labels:

@@ -29,7 +29,7 @@ from matcher.child_process import ParentWatch, child_setup, reply
 from matcher.log.db import Db
 from matcher.log.recovery import RecoveryError
 
-from .history import NAME, rows_of, write_rows
+from .history import NAME, row_builder, write_rows
 from .tail import LogTail
 
 logger = logging.getLogger("matcher.history")
@@ -50,6 +50,7 @@ class HistoryTail(LogTail):
         self.oper = 0  # history written through this operation
         self.last_time_us = None
         self.rows = 0
+        self.rows_of = row_builder(db.vendor)
 
     def recover(self) -> None:
         super().recover()
@@ -63,7 +64,7 @@ class HistoryTail(LogTail):
         if not log:
             return 0
         balances, orders, deals = [], [], []
-        self.replay(log, lambda oid, evs: rows_of(evs, balances, orders, deals))
+        self.replay(log, lambda oid, evs: self.rows_of(evs, balances, orders, deals))
         (write or self.write)((balances, orders, deals, self.built, log[-1][0], log[-1][1]))
         return len(log)
 

@@ -384,7 +384,8 @@ def test_limit_101_is_accepted_everywhere(history):
     ("BTC", "trade", 0, "FORCE INDEX (bh_user_asset_business)"),
     ("", "trade", 0, "FORCE INDEX (bh_user_business)"),
     ("", "trade,fee", 0, "USE INDEX (bh_user, bh_user_business)"),
-    ("BTC", "", 1002, "USE INDEX (bh_user_asset, bh_user_asset_time)"),
+    ("BTC", "", 1002, "USE INDEX (bh_user_asset, bh_user_time_asset)"),
+    ("", "", 1002, "USE INDEX (bh_user, bh_user_time_asset)"),
 ])
 def test_balance_history_index_hints_on_mysql(history, asset, business, start, hint):
     from django.db import connection

@@ -82,3 +82,50 @@ def test_writing_the_same_rows_again_doubles_nothing_and_the_position_never_goes
     finally:
         db.close()
     assert history_balance_sums() == engine_totals(e)
+
+
+def test_literal_rows_store_exactly_what_the_tuple_rows_store():
+    """On MySQL the follower builds each row's VALUES text straight from the event
+    (``LiteralRows``); stored, every column equals what ``rows_of`` + the generic
+    insert store — trade details, free-form details and labels with quotes and
+    backslashes, fee-account rows, client order ids, tiny and huge decimals."""
+    from matcher.core import Engine
+    from matcher.log.db import Db
+    from matcher.sinks.history import TABLES, LiteralRows, row_builder, rows_of, write_rows
+
+    e = Engine()
+    events = []
+    t = 1_700_000_000_123_457
+    odd = {"tx": "it's a \\ \"quote\"\n", "é": ["ü", 1.5, None], "n": 12345678901234567890}
+    cmds = SETUP + [("config.fee_account", [99]),
+                    ("balance.update", [1, "BTC", "deposit", 1, "2", odd]),
+                    ("balance.update", [2, "USDT", "it's\\odd", 1, "100000.00000001", {}]),
+                    ("balance.update", [1, "BTC", "deposit", 2, "0.00000001", {"x": "1E-8"}]),
+                    ("order.put_limit", [1, "BTCUSDT", 1, "1", "100", "0.002", "0.001", "o'src\\"]),
+                    ("order.put_limit", [2, "BTCUSDT", 2, "1.5", "100.01", "0.002", "0.001", "web",
+                                         {"client_order_id": "cid-1.a:b_c"}]),
+                    ("order.put_limit", [1, "BTCUSDT", 1, "0.001", "199.99", "0.002", "0.001", ""]),
+                    ("order.put_market", [2, "BTCUSDT", 2, "5", "0.002", "api"])]
+    for m, p in cmds:
+        t += 1
+        out = e.execute(m, p, t)
+        assert out.error is None, (m, out.error)
+        events += out.events
+    assert any(getattr(ev, "_trade", None) and ev._trade[5] is not None for ev in events)  # a fee-account row
+    tables = {}
+    db = Db("default")
+    assert isinstance(row_builder(db.vendor), LiteralRows)
+    try:
+        for build in (row_builder(db.vendor), rows_of):  # rows_of builds (and caches) each event's detail dict
+            for table in TABLES:
+                sql(f"DELETE FROM {table}")
+            balances, orders, deals = [], [], []
+            build(events, balances, orders, deals)
+            write_rows(db, balances, orders, deals, events[-1].seq)
+            tables[build] = {table: sql(f"SELECT {', '.join(f'`{c}`' for c in cols)} FROM {table} ORDER BY id")
+                             for table, cols in TABLES.items()}
+    finally:
+        db.close()
+    literal_rows, tuple_rows = tables.values()
+    assert all(tuple_rows[table] for table in TABLES)
+    assert literal_rows == tuple_rows
