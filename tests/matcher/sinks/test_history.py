@@ -89,7 +89,7 @@ def test_literal_rows_store_exactly_what_the_tuple_rows_store():
     (``LiteralRows``); stored, every column equals what ``rows_of`` + the generic
     insert store — trade details, free-form details and labels with quotes and
     backslashes, fee-account rows, client order ids, tiny and huge decimals."""
-    from matcher.core import Engine
+    from matcher.core import BalanceEvent, Engine
     from matcher.log.db import Db
     from matcher.sinks.history import TABLES, LiteralRows, row_builder, rows_of, write_rows
 
@@ -111,7 +111,7 @@ def test_literal_rows_store_exactly_what_the_tuple_rows_store():
         out = e.execute(m, p, t)
         assert out.error is None, (m, out.error)
         events += out.events
-    assert any(getattr(ev, "_trade", None) and ev._trade[5] is not None for ev in events)  # a fee-account row
+    assert any(type(ev) is BalanceEvent and ev.trade and ev.trade[5] is not None for ev in events)  # a fee-account row
     tables = {}
     db = Db("default")
     assert isinstance(row_builder(db.vendor), LiteralRows)
