@@ -99,6 +99,23 @@ def sample(procs: dict) -> dict:
     return out
 
 
+STATUS = ("Questions", "Com_select", "Com_insert", "Com_update", "Com_commit", "Handler_commit",
+          "Innodb_log_writes", "Innodb_os_log_fsyncs", "Innodb_rows_inserted", "Innodb_rows_read")
+
+
+def server_status() -> dict:
+    """MariaDB's global counters: what its CPU was spent on (statements, commits, fsyncs)."""
+    import MySQLdb
+
+    conn = MySQLdb.connect(host="127.0.0.1", user="root")
+    try:
+        cur = conn.cursor()
+        cur.execute("SHOW GLOBAL STATUS")
+        return {k: int(v) for k, v in cur.fetchall() if k in STATUS}
+    finally:
+        conn.close()
+
+
 def mariadb_pid() -> int | None:
     r = subprocess.run(["pgrep", "-x", "mariadbd"], capture_output=True, text=True)
     if not r.stdout.split():
@@ -201,11 +218,11 @@ def main():
                    "--concurrency", str(args.concurrency), "--orders", str(orders), "--market", "BTCUSDT",
                    "--mid", "8000"]
         load0 = open("/proc/loadavg").read().split()[:3]
-        c0 = sample(procs)
+        c0, s0 = sample(procs), server_status()
         t0 = time.monotonic()
         r = subprocess.run(taskset + cmd, cwd=ROOT, capture_output=True, text=True)
         wall = time.monotonic() - t0
-        c1 = sample(procs)
+        c1, s1 = sample(procs), server_status()
         print(r.stdout[-4000:], r.stderr[-2000:], sep="\n")
         accepted = parse_accepted(r.stdout, out_json if args.mode == "single" else None)
         load1 = open("/proc/loadavg").read().split()[:3]
@@ -217,6 +234,13 @@ def main():
         print(f"accepted orders {accepted} in {wall:.1f}s; load avg {' '.join(load0)} → {' '.join(load1)}")
         for k, v in sorted(rows.items(), key=lambda kv: -kv[1]):
             print(f"  {k:28s} {v:9.1f} µs/order   one core ≈ {1e6 / v if v else float('inf'):>10,.0f} orders/s")
+        per_order = {k: round((s1[k] - s0[k]) / accepted, 2) for k in STATUS if k in s0 and accepted}
+        result["mariadb_per_order"] = per_order
+        print("  MariaDB per accepted order:", ", ".join(f"{k} {v}" for k, v in per_order.items()))
+        refusals = [line.strip() for line in open(f"/tmp/{db}.matcher.log") if "code 3" in line]
+        result["refusal_log"] = refusals[-5:]
+        for line in refusals[-5:]:
+            print("  matcher:", line[:200])
         if args.json_out:
             with open(args.json_out, "w") as f:
                 json.dump(result, f, indent=1)

@@ -100,6 +100,9 @@ class MatcherService:
         self._held: deque = deque()  # (oper_id, done(reply), reply): replies waiting for that commit, in order
         self._last_t = 0
         self._ready = False
+        self._refusing: str | None = None  # the reason of the current refusals (code 3)
+        self.refusal_episodes: dict[str, int] = {}  # reason -> times refusals started for it
+        self._refusal_logged = 0.0
         self._stopping = False
         self._tasks: list[asyncio.Task] = []
         self._log: OperationLogWriter | None = None
@@ -237,6 +240,22 @@ class MatcherService:
                 return "kafka backlog"
         return None
 
+    def _refusal_changed(self, reason: str | None) -> None:
+        """Back-pressure started, changed reason or ended: counted, and logged at most once
+        a second (under saturation it can flip many times a second)."""
+        before, self._refusing = self._refusing, reason
+        if reason is not None:
+            self.refusal_episodes[reason] = self.refusal_episodes.get(reason, 0) + 1
+        now = time.monotonic()
+        if now - self._refusal_logged < 1.0:
+            return
+        self._refusal_logged = now
+        if reason is not None:
+            logger.warning("refusing mutating commands with code 3: %s (episodes so far: %s)", reason,
+                           self.refusal_episodes)
+        else:
+            logger.warning("accepting mutating commands again (was: %s)", before)
+
     def history_lag_age(self) -> float:
         """Seconds since the oldest acknowledged operation whose history rows are not
         written yet was acknowledged (0.0: none, or the follower's position is not known).
@@ -265,6 +284,8 @@ class MatcherService:
         ``done(reply)`` is called on the event loop once its operation committed (or the
         service stopped before)."""
         reason = self.refusal()
+        if reason != self._refusing:
+            self._refusal_changed(reason)
         if reason is not None:
             return _error(SERVICE_UNAVAILABLE, None, {"reason": reason})
         t = self._stamp()
@@ -360,6 +381,7 @@ class MatcherService:
             "kafka_healthy": self.kafka.healthy if self.kafka else None,
             "kafka_restarts": self.kafka.restarts if self.kafka else None,
             "refusal": self.refusal(),
+            "refusal_episodes": self.refusal_episodes,
             "last_snapshot": self.last_snapshot,
         }
 

@@ -131,10 +131,12 @@ def test_history_lag_age_counts_from_the_oldest_unwritten_acknowledgement(monkey
     assert s.refusal() is None
 
 
-def test_history_lag_time_bound_code_3():
+def test_history_lag_time_bound_code_3(caplog):
     """With the operation limit out of reach, a paused follower (SIGSTOP) → code 3
     "history writer lagging" as soon as the oldest acknowledged operation without history
-    rows is older than ``history_lag_limit_s`` (and not before); resumed → accepted again."""
+    rows is older than ``history_lag_limit_s`` (and not before); resumed → accepted again.
+    The start of the refusals is logged (WARNING, with its reason) and counted in
+    ``matcher.status``."""
     import os
     import signal
     import time
@@ -175,6 +177,9 @@ def test_history_lag_time_bound_code_3():
     assert 0.35 <= after_s < 3, after_s  # not before the bound (0.4 s after the ack, a little
     # before this reply returned; refused a little after: polling + report)
     assert status["history_lag_age_s"] >= 0.4 and status["refusal"] == "history writer lagging"
+    assert status["refusal_episodes"].get("history writer lagging", 0) >= 1
+    assert any(rec.levelname == "WARNING" and "code 3: history writer lagging" in rec.getMessage()
+               for rec in caplog.records), [rec.getMessage() for rec in caplog.records]
     assert accepted >= 5
     assert ok_after["error"] is None
 
