@@ -84,6 +84,7 @@ class OperationLogWriter:
         self._fd: int | None = None
         self._stale = False  # the thread must drop its connection before the next attempt
         self._inflight: list | None = None  # rows of the commit in flight (None: idle)
+        self._starting = False  # a commit start is scheduled for the end of this loop iteration
         self._jobs: queue.SimpleQueue = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._stopping = False
@@ -98,6 +99,15 @@ class OperationLogWriter:
     # -- event loop ----------------------------------------------------------------------
     def submit(self, oper_id: int, time_us: int, method: str, params) -> None:
         self._queue.append((oper_id, time_us, method, _dumps(params)))
+        if self._inflight is None and not self._starting:
+            # at the end of this loop iteration, not now: every command applied in this
+            # iteration (all frames of one read, all connections read together) joins the
+            # commit — no timer, but one commit for a burst instead of one for its first
+            self._starting = True
+            self._loop.call_soon(self._start)
+
+    def _start(self) -> None:
+        self._starting = False
         if self._inflight is None:
             self._next()
 
