@@ -3,7 +3,8 @@ spent per accepted order — the numbers behind the projection in docs/benchmark
 "End to end and projection".
 
     .venv/bin/python bench/stack.py [--mode single|batch] [--orders N] [--concurrency 32]
-        [--rate R] [--pin] [--no-history] [--no-kafka] [--label L] [--json-out FILE]
+        [--rate R] [--pin] [--no-history] [--no-kafka] [--renice-followers N]
+        [--env VAR=VALUE ...] [--label L] [--json-out FILE]
 
 Starts, on free loopback ports: a fresh MariaDB database (bench_stack_<pid>, dropped
 after; migrate + seed_markets), a private Tansu broker, `python -m matcher` (with its
@@ -154,6 +155,8 @@ def main():
                     help="add N to the nice value of the matcher's output followers (history, Kafka)")
     ap.add_argument("--no-history", action="store_true")
     ap.add_argument("--no-kafka", action="store_true")
+    ap.add_argument("--env", action="append", default=[], metavar="VAR=VALUE",
+                    help="an environment variable for every process of the stack (repeatable)")
     ap.add_argument("--label", default="")
     ap.add_argument("--json-out")
     args = ap.parse_args()
@@ -173,6 +176,7 @@ def main():
     env = dict(os.environ, LOG_LEVEL="WARNING", DEBUG="false",
                MATCHER_HISTORY="false" if args.no_history else "true",
                MATCHER_KAFKA="false" if args.no_kafka else "true")
+    env.update(kv.split("=", 1) for kv in args.env)
     broker = None if args.no_kafka else KafkaBroker().start()
     if broker is not None:
         env["KAFKA_BOOTSTRAP"] = broker.bootstrap
