@@ -4,7 +4,8 @@ producer, librdkafka or event objects there). Started, supervised and stopped by
 ``matcher.sinks.kafka_follower.KafkaFollower``.
 
 The child keeps its own engine following the committed log (``tail.LogTail``: start from
-``sink_progress.kafka``, replay, only the events after the position) and hands each
+``sink_progress.kafka``, replay, only the events after the position; the engine builds no
+fill/fee balance rows, ``Engine.emit_trade_rows``, which Kafka does not publish) and hands each
 operation's events to the publisher of ``kafka.py`` (in-flight list, producer
 re-creation, position persisted to ``sink_progress.kafka``). It reads the log every
 ``POLL`` s (at once while it is a page behind) and serves delivery reports in between;
@@ -17,6 +18,11 @@ its positions change (at most every ``REPORT_S`` s while messages are in flight)
 ``{"oper": every operation up to it delivered, "event": position (event seq), "delivered":
 messages delivered, "reasons": why the producer was re-created}``; it exits on EOF of its
 stdin (the matcher went away, also after SIGKILL).
+
+Profiling (a benchmark aid, not a setting): with ``MATCHER_KAFKA_PROFILE=<file>`` in the
+matcher's environment the child runs under cProfile and writes its stats to that file
+when it exits, e.g. ``MATCHER_KAFKA_PROFILE=/tmp/kafka.prof bench/stack.py``, then
+``python -m pstats /tmp/kafka.prof``.
 """
 from __future__ import annotations
 
@@ -63,6 +69,7 @@ def main() -> int:
 
     try:
         tail.recover()
+        tail.engine.emit_trade_rows = False  # fill and fee balance rows are not published: not built
         pub = KafkaPublisher(conf["bootstrap"], position=tail.position, oper=tail.engine.oper_seq, db=db,
                              config=conf.get("config"), topic_prefix=conf.get("prefix", ""))
         pub.start()
@@ -97,5 +104,15 @@ def main() -> int:
     return 0
 
 
+def profiled(path: str) -> int:
+    import cProfile
+
+    prof = cProfile.Profile()
+    try:
+        return prof.runcall(main)
+    finally:
+        prof.dump_stats(path)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(profiled(os.environ["MATCHER_KAFKA_PROFILE"]) if os.environ.get("MATCHER_KAFKA_PROFILE") else main())
