@@ -8,7 +8,8 @@ The child keeps its own engine following the committed log (``tail.LogTail``: st
 fill/fee balance rows, ``Engine.emit_trade_rows``, which Kafka does not publish) and hands each
 operation's events to the publisher of ``kafka.py`` (in-flight list, producer
 re-creation, position persisted to ``sink_progress.kafka``). It reads the log every
-``POLL`` s (at once while it is a page behind) and serves delivery reports in between;
+``POLL`` s (at once while it is a page behind) and serves the delivery reports once after
+each wait (not at every report: fewer wake-ups);
 with ``MAX_INFLIGHT`` messages undelivered (a broker down) it stops reading the log, so
 the matcher's back-pressure, not this process's memory, bounds the backlog.
 
@@ -70,6 +71,9 @@ def main() -> int:
     try:
         tail.recover()
         tail.engine.emit_trade_rows = False  # fill and fee balance rows are not published: not built
+        # from here on single statements only (log reads, the position): no COMMIT round trip
+        db.close()
+        tail.db = db = Db(alias, autocommit=True)
         pub = KafkaPublisher(conf["bootstrap"], position=tail.position, oper=tail.engine.oper_seq, db=db,
                              config=conf.get("config"), topic_prefix=conf.get("prefix", ""))
         pub.start()
@@ -84,10 +88,12 @@ def main() -> int:
                     pub.reached(log[-1][0])
                 next_read = now if len(log) >= tail.page else now + POLL
             wait = max(0.0, next_read - time.monotonic()) if reading else POLL
-            pub.pump(wait)  # waits for delivery reports only while messages are in flight
-            report(time.monotonic())
-            if wait and not pub.inflight:
+            if wait:
                 parent_gone(wait)
+            # the delivery reports of the whole interval in one poll: a poll that waits
+            # returns at the first report (several wake-ups per read, each costing CPU)
+            pub.pump()
+            report(time.monotonic())
         pub.close()
     except RecoveryError as e:
         logger.critical("kafka follower stopped: %s", e)
