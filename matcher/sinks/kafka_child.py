@@ -9,7 +9,10 @@ fill/fee balance rows, ``Engine.emit_trade_rows``, which Kafka does not publish)
 operation's events to the publisher of ``kafka.py`` (in-flight list, producer
 re-creation, position persisted to ``sink_progress.kafka``). It reads the log every
 ``POLL`` s (at once while it is a page behind) and serves the delivery reports once after
-each wait (not at every report: fewer wake-ups);
+each wait (not at every report: fewer wake-ups). A read every 50 ms, not more often, is
+what keeps Kafka cheap: one burst = one produce request per partition (the broker's cost
+is per request) — messages reach the broker ≤ ``POLL`` s + ``linger.ms`` after their
+commit (docs/benchmarks.md "Kafka follower CPU");
 with ``MAX_INFLIGHT`` messages undelivered (a broker down) it stops reading the log, so
 the matcher's back-pressure, not this process's memory, bounds the backlog.
 
@@ -42,7 +45,7 @@ from .tail import LogTail
 logger = logging.getLogger("matcher.kafka")
 
 ENV = "MATCHER_KAFKA_FOLLOWER"
-POLL = 0.02  # s between reads of the operation log when caught up
+POLL = 0.05  # s between reads of the operation log when caught up: one burst of messages per read
 PAGE = 2_000  # operations read per step at most
 MAX_INFLIGHT = 200_000  # undelivered messages at which the child stops reading the log
 REPORT_S = 0.01  # s between reports at most while messages are in flight
