@@ -31,7 +31,6 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
-
 from functools import partial
 
 import orjson
