@@ -69,12 +69,18 @@ class Engine:
     commands): when False, mutating commands build no event objects and their
     ``Outcome.events`` is an empty tuple, while every counter (``event_seq``, deal and
     order ids) advances exactly as with events, so state, state_hash, results and ids are
-    the same. Not part of the state: a loaded engine emits events."""
+    the same. Not part of the state: a loaded engine emits events.
+
+    ``emit_trade_rows`` (default True; only read while events are emitted): when False,
+    fills build no balance-row events (``BalanceEvent.from_trade``: trade and fee rows),
+    still taking their seqs; every other event is built as usual. For outputs that do
+    not publish those rows (the Kafka follower)."""
 
     METHODS = tuple(HANDLERS)
     MUTATING = frozenset(m for m, (_, mut) in HANDLERS.items() if mut)
 
     emit_events = True
+    emit_trade_rows = True
 
     def __init__(self, events=True):
         if not events:

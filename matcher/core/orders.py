@@ -47,6 +47,8 @@ def take(e, m, side, mbuy, lim, left, rate, tid, tu, T, stp, t, ev):
 
     ``ev``: the list the events go to, or None (event-less: no event objects, no row
     totals; ``event_seq`` still advances by one per event that would have been made).
+    With ``e.emit_trade_rows`` False the fill and fee balance rows (``from_trade``) are
+    not built either (their seqs still taken); deal and order events are.
 
     Returns (left, deal_stock, deal_money, deal_fee, stopped); ``stopped`` is True
     when self-trade prevention (cancel_newest) stopped the taker."""
@@ -71,6 +73,7 @@ def take(e, m, side, mbuy, lim, left, rate, tid, tu, T, stp, t, ev):
     seq = e.event_seq
     stopped = False
     append = ev.append if ev is not None else None
+    rows = ev is not None and e.emit_trade_rows  # build the fill and fee balance rows
     exp_stock = m.exp_stock
     users = m.users
     while left:
@@ -141,7 +144,7 @@ def take(e, m, side, mbuy, lim, left, rate, tid, tu, T, stp, t, ev):
         elif v is not None:
             del Tav[xn]
         seq += 1
-        if ev is not None:
+        if rows:
             tr = (qty, tid, mkt, price, None, None)
             o = Tfz.get(xn)
             append(BalanceEvent((seq, t, tu, xn, "trade", -gx,
@@ -150,14 +153,14 @@ def take(e, m, side, mbuy, lim, left, rate, tid, tu, T, stp, t, ev):
         v = Tav.get(yn)
         nv = gy + zy if v is None else v + gy
         seq += 1
-        if ev is not None:
+        if rows:
             o = Tfz.get(yn)
             append(BalanceEvent((seq, t, tu, yn, "trade", gy,
                                  nv if o is None else nv + o, None, tr)))
         if tf:
             nv = nv - tf
             seq += 1
-            if ev is not None:
+            if rows:
                 append(BalanceEvent((seq, t, tu, yn, "trade", -tf,
                                      nv if o is None else nv + o, None,
                                      (qty, tid, mkt, price, rate, None))))
@@ -177,7 +180,7 @@ def take(e, m, side, mbuy, lim, left, rate, tid, tu, T, stp, t, ev):
                 elif v is not None:
                     del d[yn]
                 seq += 1
-                if ev is not None:
+                if rows:
                     o = F.frz.get(yn)
                     append(BalanceEvent((seq, t, fa, yn, "fee", tf,
                                          nv if o is None else nv + o, None,
@@ -194,7 +197,7 @@ def take(e, m, side, mbuy, lim, left, rate, tid, tu, T, stp, t, ev):
             del Mfz[yn]
         maker.freeze -= gy
         seq += 1
-        if ev is not None:
+        if rows:
             tr = (qty, mid, mkt, price, None, None)
             o = Mav.get(yn)
             append(BalanceEvent((seq, t, mu, yn, "trade", -gy,
@@ -203,14 +206,14 @@ def take(e, m, side, mbuy, lim, left, rate, tid, tu, T, stp, t, ev):
         v = Mav.get(xn)
         nv = gx + zx if v is None else v + gx
         seq += 1
-        if ev is not None:
+        if rows:
             o = Mfz.get(xn)
             append(BalanceEvent((seq, t, mu, xn, "trade", gx,
                                  nv if o is None else nv + o, None, tr)))
         if mf:
             nv = nv - mf
             seq += 1
-            if ev is not None:
+            if rows:
                 append(BalanceEvent((seq, t, mu, xn, "trade", -mf,
                                      nv if o is None else nv + o, None,
                                      (qty, mid, mkt, price, mrate, None))))
@@ -230,7 +233,7 @@ def take(e, m, side, mbuy, lim, left, rate, tid, tu, T, stp, t, ev):
                 elif v is not None:
                     del d[xn]
                 seq += 1
-                if ev is not None:
+                if rows:
                     o = F.frz.get(xn)
                     append(BalanceEvent((seq, t, fa, xn, "fee", mf,
                                          nv if o is None else nv + o, None,

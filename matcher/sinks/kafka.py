@@ -31,11 +31,12 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
+from functools import partial
 
 import orjson
 from confluent_kafka import KafkaError, KafkaException
 
-from matcher.core import BalanceEvent, DealEvent, OrderEvent
+from matcher.core import BalanceEvent, DealEvent, OrderEvent, order_dict
 
 from matcher.log.db import Db, set_progress_sql
 
@@ -54,19 +55,22 @@ DRAIN_REPORTS = 3  # statistics reports in a drain state, with a broker up, befo
 # Tansu: the producer stays "Assigned" and sends nothing) / otherwise
 STUCK_REPORTS_AFTER_BUMP = 2
 STUCK_REPORTS = 5
+dumps = orjson.dumps
 
 
 def message_of(ev):
     """(topic, key, value bytes) or None for events that are not published."""
     cls = type(ev)
-    if cls is DealEvent:
-        return "deals", ev.market, orjson.dumps(ev.kafka_payload())
     if cls is OrderEvent:
-        return "orders", ev.market, orjson.dumps(ev.kafka_payload())
+        # OrderEvent.kafka_payload without caching the order dict on the event (used once)
+        s = ev[3]
+        return "orders", s[1], dumps({"event": ev[2], "order": order_dict(s), "stock": ev[4], "money": ev[5]})
+    if cls is DealEvent:
+        return "deals", ev[2], dumps(ev.kafka_payload())
     if cls is BalanceEvent:
-        if ev.from_trade:  # fills and fees travel in `deals`; `balances` = balance.update
+        if ev[8] is not None:  # from_trade: fills and fees travel in `deals`; `balances` = balance.update
             return None
-        return "balances", str(ev.user_id), orjson.dumps(ev.kafka_payload())
+        return "balances", str(ev[2]), dumps(ev.kafka_payload())
     return None
 
 
@@ -192,7 +196,7 @@ class KafkaPublisher:
                 return  # the producer is being replaced: produced again with it
             try:
                 self.producer.produce(entry[2], entry[4], entry[3], headers=[("seq", b"%d" % entry[0])],
-                                      on_delivery=lambda err, msg, e=entry, g=self._gen: self._delivered(e, err, g))
+                                      on_delivery=partial(self._delivered, self._gen, entry))
                 return
             except BufferError:
                 self._poll(0.05)
@@ -206,16 +210,30 @@ class KafkaPublisher:
         pos = self.position
         topics = self._topics
         inflight = self.inflight
+        produce = self.producer.produce
+        delivered = self._delivered
+        gen = self._gen
         for ev in events:
-            if ev.seq <= pos:
+            seq = ev[0]
+            if seq <= pos:
                 continue
             m = message_of(ev)
-            if m is not None:
-                entry = [ev.seq, False, topics[m[0]], m[1], m[2]]
-                inflight.append(entry)
-                self._produce(entry)
-        if events and events[-1].seq > self.last_seen:
-            self.last_seen = events[-1].seq
+            if m is None:
+                continue
+            entry = [seq, False, topics[m[0]], m[1], m[2]]
+            inflight.append(entry)
+            if self._resend:
+                continue  # the producer is being replaced: produced again with it
+            try:  # _produce inline (the common case)
+                produce(entry[2], entry[4], entry[3], headers=[("seq", b"%d" % seq)],
+                        on_delivery=partial(delivered, gen, entry))
+            except BufferError:
+                self._produce(entry)  # waits for room
+            except KafkaException as e:
+                logger.error("kafka produce failed: %s — re-creating the producer at once", e)
+                self._recreate("produce raised")
+        if events and events[-1][0] > self.last_seen:
+            self.last_seen = events[-1][0]
         self._opers.append((self.last_seen, oper))
 
     def reached(self, oper: int) -> None:
@@ -284,7 +302,8 @@ class KafkaPublisher:
             logger.warning("kafka publisher stopped with %s undelivered messages (from event %s); "
                            "they are published again after the next start", len(self.inflight), self.inflight[0][0])
 
-    def _delivered(self, entry, err, gen) -> None:
+    def _delivered(self, gen, entry, err, msg) -> None:
+        """Delivery report of ``entry`` (``partial`` per message: no Python frame of its own)."""
         if gen != self._gen:
             return
         if err is None:

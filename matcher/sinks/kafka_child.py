@@ -4,10 +4,15 @@ producer, librdkafka or event objects there). Started, supervised and stopped by
 ``matcher.sinks.kafka_follower.KafkaFollower``.
 
 The child keeps its own engine following the committed log (``tail.LogTail``: start from
-``sink_progress.kafka``, replay, only the events after the position) and hands each
+``sink_progress.kafka``, replay, only the events after the position; the engine builds no
+fill/fee balance rows, ``Engine.emit_trade_rows``, which Kafka does not publish) and hands each
 operation's events to the publisher of ``kafka.py`` (in-flight list, producer
 re-creation, position persisted to ``sink_progress.kafka``). It reads the log every
-``POLL`` s (at once while it is a page behind) and serves delivery reports in between;
+``POLL`` s (at once while it is a page behind) and serves the delivery reports once after
+each wait (not at every report: fewer wake-ups). A read every 50 ms, not more often, is
+what keeps Kafka cheap: one burst = one produce request per partition (the broker's cost
+is per request) — messages reach the broker ≤ ``POLL`` s + ``linger.ms`` after their
+commit (docs/benchmarks.md "Kafka follower CPU");
 with ``MAX_INFLIGHT`` messages undelivered (a broker down) it stops reading the log, so
 the matcher's back-pressure, not this process's memory, bounds the backlog.
 
@@ -17,6 +22,11 @@ its positions change (at most every ``REPORT_S`` s while messages are in flight)
 ``{"oper": every operation up to it delivered, "event": position (event seq), "delivered":
 messages delivered, "reasons": why the producer was re-created}``; it exits on EOF of its
 stdin (the matcher went away, also after SIGKILL).
+
+Profiling (a benchmark aid, not a setting): with ``MATCHER_KAFKA_PROFILE=<file>`` in the
+matcher's environment the child runs under cProfile and writes its stats to that file
+when it exits, e.g. ``MATCHER_KAFKA_PROFILE=/tmp/kafka.prof bench/stack.py``, then
+``python -m pstats /tmp/kafka.prof``.
 """
 from __future__ import annotations
 
@@ -35,7 +45,7 @@ from .tail import LogTail
 logger = logging.getLogger("matcher.kafka")
 
 ENV = "MATCHER_KAFKA_FOLLOWER"
-POLL = 0.02  # s between reads of the operation log when caught up
+POLL = 0.05  # s between reads of the operation log when caught up: one burst of messages per read
 PAGE = 2_000  # operations read per step at most
 MAX_INFLIGHT = 200_000  # undelivered messages at which the child stops reading the log
 REPORT_S = 0.01  # s between reports at most while messages are in flight
@@ -63,6 +73,10 @@ def main() -> int:
 
     try:
         tail.recover()
+        tail.engine.emit_trade_rows = False  # fill and fee balance rows are not published: not built
+        # from here on single statements only (log reads, the position): no COMMIT round trip
+        db.close()
+        tail.db = db = Db(alias, autocommit=True)
         pub = KafkaPublisher(conf["bootstrap"], position=tail.position, oper=tail.engine.oper_seq, db=db,
                              config=conf.get("config"), topic_prefix=conf.get("prefix", ""))
         pub.start()
@@ -77,10 +91,12 @@ def main() -> int:
                     pub.reached(log[-1][0])
                 next_read = now if len(log) >= tail.page else now + POLL
             wait = max(0.0, next_read - time.monotonic()) if reading else POLL
-            pub.pump(wait)  # waits for delivery reports only while messages are in flight
-            report(time.monotonic())
-            if wait and not pub.inflight:
+            if wait:
                 parent_gone(wait)
+            # the delivery reports of the whole interval in one poll: a poll that waits
+            # returns at the first report (several wake-ups per read, each costing CPU)
+            pub.pump()
+            report(time.monotonic())
         pub.close()
     except RecoveryError as e:
         logger.critical("kafka follower stopped: %s", e)
@@ -97,5 +113,15 @@ def main() -> int:
     return 0
 
 
+def profiled(path: str) -> int:
+    import cProfile
+
+    prof = cProfile.Profile()
+    try:
+        return prof.runcall(main)
+    finally:
+        prof.dump_stats(path)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(profiled(os.environ["MATCHER_KAFKA_PROFILE"]) if os.environ.get("MATCHER_KAFKA_PROFILE") else main())

@@ -10,7 +10,7 @@ from decimal import Decimal as D
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from matcher.core import Engine
+from matcher.core import BalanceEvent, DealEvent, Engine
 
 from .util import T0, seeded
 
@@ -400,14 +400,17 @@ def _seed_log(fa):
 def test_event_less_engine_is_the_same_state_machine(cmds, fee, switch):
     """Engine(events=False) builds no events, yet its results, logs, ids, counters and
     state (state_hash, dump) are those of an engine with events, after every command; a
-    third engine switches ``emit_events`` back and forth between commands."""
+    third engine switches ``emit_events`` back and forth between commands; a fourth builds
+    no fill/fee balance rows (``emit_trade_rows`` False): every other event, same seqs."""
     fa = FEE_ACCOUNT if fee else 0
-    engines = [Engine(), Engine(events=False), Engine()]
-    assert [x.emit_events for x in engines] == [True, False, True]
+    engines = [Engine(), Engine(events=False), Engine(), Engine()]
+    assert [x.emit_events for x in engines] == [True, False, True, True]
+    no_rows = engines[3]
+    no_rows.emit_trade_rows = False
     for x in engines:
         for method, params in _seed_log(fa):
             assert x.execute(method, params, T0).error is None
-    on, off, mixed = engines
+    on, off, mixed = engines[:3]
     t = T0
     for i, (method, params) in enumerate(to_calls(cmds)):
         if method == "tick":
@@ -429,18 +432,23 @@ def test_event_less_engine_is_the_same_state_machine(cmds, fee, switch):
         a = on.execute(method, params, t)
         b = off.execute(method, params, t)
         c = mixed.execute(method, params, t)
-        for x in (b, c):
+        r = no_rows.execute(method, params, t)
+        for x in (b, c, r):
             assert (x.error, x.result, x.log, x.oper_id) == (a.error, a.result, a.log, a.oper_id), (method, params)
         assert len(b.events) == 0
         assert [ev.to_dict() for ev in c.events] == ([ev.to_dict() for ev in a.events] if mixed.emit_events else [])
+        assert [ev.to_dict() for ev in r.events] == [
+            ev.to_dict() for ev in a.events if not (type(ev) is BalanceEvent and ev.from_trade)]
+        if any(type(ev) is DealEvent for ev in a.events):
+            event("trade rows left out")
         # every event the engine with events made took one seq: the others advanced as much
         assert [ev.seq for ev in a.events] == list(range(seq + 1, on.event_seq + 1))
         h = on.state_hash()
-        for x in (off, mixed):
+        for x in (off, mixed, no_rows):
             assert (x.event_seq, x.deal_seq, x.order_seq, x.oper_seq) == (
                 on.event_seq, on.deal_seq, on.order_seq, on.oper_seq)
             assert x.state_hash() == h
     # the flag is not state: same dump, and a loaded engine emits events
     d = on.dump_state()
-    assert off.dump_state() == d and mixed.dump_state() == d
+    assert off.dump_state() == d and mixed.dump_state() == d and no_rows.dump_state() == d
     assert Engine.load_state(off.dump_state()).emit_events is True

@@ -30,3 +30,21 @@ def test_fills_and_fee_credits_are_not_balance_messages():
     assert "balances" not in topics
     assert topics.count("deals") == 1 and "orders" in topics
     assert all(key == "BTCUSDT" for t, key, _ in _messages(out.events) if t != "balances")
+
+
+def test_message_values_are_the_events_kafka_payloads():
+    """message_of builds the `orders` payload itself (no dict cached on the event): the
+    same bytes as ``kafka_payload`` (spec matching.md §7), key = market / user id."""
+    e = seeded(fee_account=99)
+    events = []
+    events += ok(e, "balance.update", [1, "BTC", "deposit", 1, "10", {}]).events
+    events += ok(e, "balance.update", [2, "USDT", "deposit", 1, "100000", {}]).events
+    events += ok(e, "order.put_limit", [1, "BTCUSDT", 1, "1.5", "100", "0.001", "0.002", ""]).events
+    events += ok(e, "order.put_limit", [2, "BTCUSDT", 2, "1", "100.5", "0.001", "0.002", "c-1"]).events
+    events += ok(e, "order.cancel", [1, "BTCUSDT", 1]).events
+    published = [(ev, message_of(ev)) for ev in events]
+    published = [(ev, m) for ev, m in published if m is not None]
+    assert {m[0] for _, m in published} == {"deals", "orders", "balances"}
+    for ev, (topic, key, value) in published:
+        assert value == orjson.dumps(ev.kafka_payload())
+        assert key == (str(ev.user_id) if topic == "balances" else ev.market)
