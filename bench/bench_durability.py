@@ -189,6 +189,7 @@ async def throughput(args, bootstrap):
     errors: dict = {}
     reasons: dict = {}
     refused_series = [0] * (int(args.seconds) + 1)  # code-3 answers per second of the run
+    accepted_series = [0] * (int(args.seconds) + 1)
     t_start = time.monotonic() + 3600  # set when the measured run starts
     stop_at = 0.0
     phase = {"snap": False}
@@ -222,6 +223,9 @@ async def throughput(args, bootstrap):
                     await asyncio.sleep(0.001)  # refused (back-pressure): a client would back off
                 continue
             (lat_snap if phase["snap"] else lat).append(dt)
+            sec = int(time.monotonic() - t_start)
+            if 0 <= sec < len(accepted_series):
+                accepted_series[sec] += 1
             counts["n"] += 1
 
     read_lat: list[float] = []
@@ -332,7 +336,7 @@ async def throughput(args, bootstrap):
                                            / max(1e-9, elapsed - results[1]["window_s"])),
                           "in_window": round(sum(v for k, v in reasons.items() if k.startswith("in window"))
                                              / max(1e-9, results[1]["window_s"]))},
-        "refused_each_second": refused_series,
+        "refused_each_second": refused_series, "accepted_each_second": accepted_series,
         "load_avg_at_end": os.getloadavg()[:2],
         "max_loop_stall_ms": round(stall["max"] * 1000, 1),
         "max_loop_stall_during_snapshot_ms": round(stall["max_snap"] * 1000, 1),
