@@ -3,7 +3,7 @@
     DATABASE_URL=mysql://root@127.0.0.1:3306/bench_durability \\
       .venv/bin/python bench/bench_durability.py [--seconds 20] [--clients 32] \\
       [--resting 1000000] [--log 1000000] [--skip-throughput] [--skip-recovery]
-      [--reuse [--keep-snapshot | --snapshot-behind N]]
+      [--reuse [--keep-snapshot | --snapshot-behind N]] [--book N]
 
 The database named in DATABASE_URL is dropped and re-created (MySQL only), then migrated.
 A private Tansu broker is started on a free port.
@@ -18,6 +18,8 @@ A private Tansu broker is started on a free port.
    and the latency during it are reported (the "snapshot pause"). With ``--readers R``, R
    more coroutines send balance.query in a loop: their p50/p99/max latency is reported
    (reads are held until the commands applied before them committed: docs/durability.md).
+   With ``--book N`` the run starts with N resting orders far from the load's prices
+   (``fill_book``: built through the engine and stored as a snapshot, no log entries).
 2. Recovery: an engine with R resting orders is snapshotted, then L more commands are
    appended to the operation log; reports the time of ``recover()`` (snapshot load +
    replay), split in load and replay.
@@ -74,6 +76,19 @@ def proc_cpu(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def mariadb_pid():
+    """The local MariaDB server's pid (shared with anything else using it), or None."""
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/comm") as f:
+                    if f.read().strip() in ("mariadbd", "mysqld"):
+                        return int(d)
+            except OSError:
+                pass
+    return None
+
+
 def pct(values, p):
     if not values:
         return 0.0
@@ -88,8 +103,57 @@ SETUP = [
 ]
 
 
+BOOK_USERS = range(2001, 12001)  # the pre-filled book's owners; the load uses users 1..1000
+
+
+def fill_book(n):
+    """``--book N``: the setup and deposits of the throughput run plus N resting orders
+    (asks ≥ 20000, bids ≤ 5000: never reached by the load's prices), built through the
+    engine directly and stored as a snapshot; the outputs' positions are set to it (their
+    rows of the book are not written: only what follows is measured)."""
+    from matcher.core import Engine
+    from matcher.log.db import Db, set_progress_sql
+    from matcher.log.snapshot import write_snapshot
+
+    t0 = time.monotonic()
+    e = Engine()
+    e.emit_events = False
+    t = time.time_ns() // 1000 - 3_600_000_000  # an hour ago, 1 µs apart
+
+    def ex(m, p):
+        nonlocal t
+        t += 1
+        out = e.execute(m, p, t)
+        assert out.error is None, (m, p, out.error)
+
+    for m, p in SETUP:
+        ex(m, p)
+    bid = 0
+    for u in list(range(1, 1001)) + list(BOOK_USERS):
+        for asset, amt in (("BTC", "1000000"), ("USDT", "10000000000")):
+            bid += 1
+            ex("balance.update", [u, asset, "deposit", bid, amt, {}])
+    rng = random.Random(3)
+    for i in range(n):
+        side = 1 if i % 2 else 2
+        price = str(20000 + rng.randint(0, 9999)) if side == 1 else str(1 + rng.randint(0, 4999))
+        ex("order.put_limit", [BOOK_USERS[i % len(BOOK_USERS)], "BTCUSDT", side, "0.01", price, "0.002", "0.001",
+                               "bench"])
+    build_s = time.monotonic() - t0
+    db = Db()
+    meta = write_snapshot(db, e, time_us=t)
+    db.run(lambda cur: [cur.execute(set_progress_sql(db.vendor), (name, meta["end_event_seq"]))
+                        for name in ("history", "kafka")])
+    db.close()
+    print(f"book: {n} resting orders built in {build_s:.1f}s, snapshot {meta['size']} bytes "
+          f"(dump {meta.get('dump_s')} s, encode {meta.get('encode_s')} s)", flush=True)
+
+
 async def throughput(args, bootstrap):
     from matcher.service import MatcherService
+
+    if args.book:
+        await asyncio.to_thread(fill_book, args.book)
 
     # from the settings, so the back-pressure limits can be varied through the environment
     # periodic snapshots "on" (never due): the snapshot follower starts with the service and
@@ -97,6 +161,7 @@ async def throughput(args, bootstrap):
     s = MatcherService.from_settings(kafka_bootstrap="" if args.no_kafka else bootstrap,
                                      history=not args.no_history, snapshot_interval=10**9)
     await s.start()
+
     async def setup_call(m, p):
         while True:  # code 3 (e.g. the history follower still starting on a busy box): again
             rep = await s.call(m, p)
@@ -105,18 +170,27 @@ async def throughput(args, bootstrap):
             await asyncio.sleep(0.05)
         assert rep["error"] is None, (m, p, rep)
 
-    for m, p in SETUP:
-        await setup_call(m, p)
     users = 1000
-    bid = 0
-    for u in range(1, users + 1):
-        for asset, amt in (("BTC", "1000000"), ("USDT", "10000000000")):
-            bid += 1
-            await setup_call("balance.update", [u, asset, "deposit", bid, amt, {}])
+    if args.book:  # in the snapshot; wait until every follower has loaded it
+        while (s.history and s.history.oper_position is None) or (s.kafka and s.kafka.oper_position is None) \
+                or (await asyncio.to_thread(s.follower.status))["oper"] is None:
+            await asyncio.sleep(0.2)
+    else:
+        for m, p in SETUP:
+            await setup_call(m, p)
+        bid = 0
+        for u in range(1, users + 1):
+            for asset, amt in (("BTC", "1000000"), ("USDT", "10000000000")):
+                bid += 1
+                await setup_call("balance.update", [u, asset, "deposit", bid, amt, {}])
     rng = random.Random(1)
     lat: list[float] = []
     lat_snap: list[float] = []
     errors: dict = {}
+    reasons: dict = {}
+    refused_series = [0] * (int(args.seconds) + 1)  # code-3 answers per second of the run
+    accepted_series = [0] * (int(args.seconds) + 1)
+    t_start = time.monotonic() + 3600  # set when the measured run starts
     stop_at = 0.0
     phase = {"snap": False}
     counts = {"n": 0}
@@ -138,10 +212,20 @@ async def throughput(args, bootstrap):
                 errors[rep["error"]["code"]] = errors.get(rep["error"]["code"], 0) + 1
                 if phase["snap"]:
                     errors["during_snapshot"] = errors.get("during_snapshot", 0) + 1
+                if rep["error"]["code"] == 3:  # by reason, in / outside the snapshot window
+                    key = ("in window: " if phase["snap"] else "outside: ") + str((rep["error"].get("data") or {})
+                                                                                  .get("reason"))
+                    reasons[key] = reasons.get(key, 0) + 1
+                    sec = int(time.monotonic() - t_start)
+                    if 0 <= sec < len(refused_series):
+                        refused_series[sec] += 1
                 if rep["error"]["code"] == 3:
                     await asyncio.sleep(0.001)  # refused (back-pressure): a client would back off
                 continue
             (lat_snap if phase["snap"] else lat).append(dt)
+            sec = int(time.monotonic() - t_start)
+            if 0 <= sec < len(accepted_series):
+                accepted_series[sec] += 1
             counts["n"] += 1
 
     read_lat: list[float] = []
@@ -174,23 +258,34 @@ async def throughput(args, bootstrap):
 
     async def snapshotter():
         await asyncio.sleep(args.seconds * args.snapshot_at)
+        c0 = {k: proc_cpu(p) for k, p in pids.items()}
+        own = os.times()
         phase["snap"] = True
         t0 = time.monotonic()
         meta = await s.make_snapshot()
         meta["window_s"] = round(time.monotonic() - t0, 2)
+        meta["window_at_s"] = [round(t0 - t_start, 1), round(time.monotonic() - t_start, 1)]
         phase["snap"] = False
+        own1 = os.times()
+        c1 = {k: proc_cpu(p) for k, p in pids.items()}
+        # CPU seconds of each process during the window (vs its wall time)
+        meta["cpu_s_in_window"] = {k: round(c1[k] - c0[k], 2) for k in pids if None not in (c0[k], c1[k])}
+        meta["cpu_s_in_window"]["bench+matcher"] = round(own1.user + own1.system - own.user - own.system, 2)
         return meta
 
+    print("load average before the run:", os.getloadavg(), flush=True)
     # warm-up
     stop_at = time.monotonic() + 2
     await asyncio.gather(*[client(1000 + i) for i in range(args.clients)])
     lat.clear()
     read_lat.clear()
     errors.clear()
+    reasons.clear()
     n0 = counts["n"]
     e0 = s.engine.oper_seq
     d0 = s.engine.deal_seq
-    pids = {"history": s.history.pid if s.history else None, "snapshot": s.follower.child.pid}
+    pids = {"history": s.history.pid if s.history else None, "kafka": s.kafka.pid if s.kafka else None,
+            "snapshot": s.follower.child.pid, "mariadb": mariadb_pid()}
     cpu0 = {k: proc_cpu(p) for k, p in pids.items()}
     own0 = os.times()
     t_start = time.monotonic()
@@ -199,7 +294,8 @@ async def throughput(args, bootstrap):
                                    *[reader(i) for i in range(args.readers)])
     elapsed = time.monotonic() - t_start
     own1 = os.times()
-    pids = {"history": s.history.pid if s.history else None, "snapshot": s.follower.child.pid}
+    pids = {"history": s.history.pid if s.history else None, "kafka": s.kafka.pid if s.kafka else None,
+            "snapshot": s.follower.child.pid, "mariadb": mariadb_pid()}
     cpu1 = {k: proc_cpu(p) for k, p in pids.items()}
     cpu0 = {k: 0.0 if cpu0.get(k) is None and cpu1[k] is not None else cpu0.get(k) for k in pids}  # started mid-run
     n = counts["n"] - n0
@@ -234,6 +330,14 @@ async def throughput(args, bootstrap):
         "deals": deals, "crossing_share": round(deals / max(1, n), 2),
         "p50_ms": round(pct(lat, 0.5) * 1000, 2), "p99_ms": round(pct(lat, 0.99) * 1000, 2),
         "p99_ms_during_snapshot": round(pct(lat_snap, 0.99) * 1000, 2),
+        "p50_ms_during_snapshot": round(pct(lat_snap, 0.5) * 1000, 2), "orders_during_snapshot": len(lat_snap),
+        "refused_by_reason": reasons,
+        "refused_per_s": {"outside": round(sum(v for k, v in reasons.items() if k.startswith("outside"))
+                                           / max(1e-9, elapsed - results[1]["window_s"])),
+                          "in_window": round(sum(v for k, v in reasons.items() if k.startswith("in window"))
+                                             / max(1e-9, results[1]["window_s"]))},
+        "refused_each_second": refused_series, "accepted_each_second": accepted_series,
+        "load_avg_at_end": os.getloadavg()[:2],
         "max_loop_stall_ms": round(stall["max"] * 1000, 1),
         "max_loop_stall_during_snapshot_ms": round(stall["max_snap"] * 1000, 1),
         "errors": errors, "log_commits": log.commits, "log_entries_per_commit": round(log.entries / max(1, log.commits), 1),
@@ -243,7 +347,8 @@ async def throughput(args, bootstrap):
                            "max": round(max(lags, default=0) * 1000, 1), "samples": len(lags),
                            "p99_seen_by_matcher": round(pct(seen_lags, 0.99) * 1000, 1)},
         "snapshot": {k: results[1].get(k) for k in ("size", "end_oper_id", "replayed", "replay_s", "dump_s", "encode_s",
-                                                   "write_s", "wall_s", "window_s")},
+                                                   "write_s", "wall_s", "window_s", "window_at_s",
+                                                   "cpu_s_in_window")},
         "resting_orders_at_end": sum(len(m.orders) for m in s.engine.markets.values()),
         "reads": {"n": len(read_lat), "p50_ms": round(pct(read_lat, 0.5) * 1000, 2),
                   "p99_ms": round(pct(read_lat, 0.99) * 1000, 2),
@@ -401,6 +506,8 @@ def main():
     ap.add_argument("--snapshot-behind", type=int, metavar="N",
                     help="with --reuse: the snapshot rewritten N operations before the end of the log "
                          "(a restart replays N); the first run's snapshot stays, the others are deleted")
+    ap.add_argument("--book", type=int, default=0, metavar="N",
+                    help="throughput: start with N resting orders (built directly, stored as a snapshot)")
     ap.add_argument("--readers", type=int, default=0, help="coroutines polling balance.query (read latency)")
     ap.add_argument("--no-history", action="store_true", help="history follower off (for comparison)")
     ap.add_argument("--no-kafka", action="store_true", help="Kafka publisher off (for comparison)")
