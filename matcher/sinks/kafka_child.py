@@ -8,11 +8,13 @@ The child keeps its own engine following the committed log (``tail.LogTail``: st
 fill/fee balance rows, ``Engine.emit_trade_rows``, which Kafka does not publish) and hands each
 operation's events to the publisher of ``kafka.py`` (in-flight list, producer
 re-creation, position persisted to ``sink_progress.kafka``). It reads the log every
-``POLL`` s (at once while it is a page behind) and serves the delivery reports once after
-each wait (not at every report: fewer wake-ups). A read every 50 ms, not more often, is
-what keeps Kafka cheap: one burst = one produce request per partition (the broker's cost
-is per request) — messages reach the broker ≤ ``POLL`` s + ``linger.ms`` after their
-commit (docs/benchmarks.md "Kafka follower CPU");
+``POLL`` s while the log grows by ``BUSY_RATE`` operations a second or more, every
+``POLL_IDLE`` s below that, and at once while it is a page behind; it serves the delivery
+reports once after each wait (not at every report: fewer wake-ups). Under load a read
+every 50 ms, not more often, is what keeps Kafka cheap: one burst = one produce request
+per partition (the broker's cost is per request) — messages reach the broker ≤ ``POLL`` s
++ ``linger.ms`` after their commit (docs/benchmarks.md "Kafka follower CPU"); at a lower
+rate a read costs little and messages go out within ``POLL_IDLE`` s;
 with ``MAX_INFLIGHT`` messages undelivered (a broker down) it stops reading the log, so
 the matcher's back-pressure, not this process's memory, bounds the backlog.
 
@@ -45,7 +47,9 @@ from .tail import LogTail
 logger = logging.getLogger("matcher.kafka")
 
 ENV = "MATCHER_KAFKA_FOLLOWER"
-POLL = 0.05  # s between reads of the operation log when caught up: one burst of messages per read
+POLL = 0.05  # s between reads of the operation log under load: one burst of messages per read
+POLL_IDLE = 0.01  # s between reads below BUSY_RATE (latency matters more than bursts there)
+BUSY_RATE = 1_000  # operations per second from which reads are POLL s apart
 PAGE = 2_000  # operations read per step at most
 MAX_INFLIGHT = 200_000  # undelivered messages at which the child stops reading the log
 REPORT_S = 0.01  # s between reports at most while messages are in flight
@@ -80,7 +84,7 @@ def main() -> int:
         pub = KafkaPublisher(conf["bootstrap"], position=tail.position, oper=tail.engine.oper_seq, db=db,
                              config=conf.get("config"), topic_prefix=conf.get("prefix", ""))
         pub.start()
-        next_read = 0.0
+        next_read = last_read = 0.0
         while not parent_gone():
             now = time.monotonic()
             reading = len(pub.inflight) < MAX_INFLIGHT
@@ -89,7 +93,9 @@ def main() -> int:
                 if log:
                     tail.replay(log, pub.publish)
                     pub.reached(log[-1][0])
-                next_read = now if len(log) >= tail.page else now + POLL
+                busy = len(log) >= BUSY_RATE * (now - last_read)
+                last_read = now
+                next_read = now if len(log) >= tail.page else now + (POLL if busy else POLL_IDLE)
             wait = max(0.0, next_read - time.monotonic()) if reading else POLL
             if wait:
                 parent_gone(wait)
