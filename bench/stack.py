@@ -3,7 +3,7 @@ spent per accepted order — the numbers behind the projection in docs/benchmark
 "End to end and projection".
 
     .venv/bin/python bench/stack.py [--mode single|batch] [--orders N] [--concurrency 32]
-        [--rate R] [--pin] [--no-history] [--no-kafka] [--renice-followers N]
+        [--rate R] [--pin] [--no-history] [--no-kafka] [--renice-followers N] [--idle-followers]
         [--env VAR=VALUE ...] [--label L] [--json-out FILE]
 
 Starts, on free loopback ports: a fresh MariaDB database (bench_stack_<pid>, dropped
@@ -153,6 +153,8 @@ def main():
     ap.add_argument("--pin", action="store_true")
     ap.add_argument("--renice-followers", type=int, default=0, metavar="N",
                     help="add N to the nice value of the matcher's output followers (history, Kafka)")
+    ap.add_argument("--idle-followers", action="store_true",
+                    help="run the output followers (history, Kafka) and the snapshot follower under SCHED_IDLE")
     ap.add_argument("--no-history", action="store_true")
     ap.add_argument("--no-kafka", action="store_true")
     ap.add_argument("--env", action="append", default=[], metavar="VAR=VALUE",
@@ -198,6 +200,11 @@ def main():
         procs = {"matcher": matcher.pid, "web": web.pid, "broker": broker.proc.pid if broker else None,
                  "mariadb": maria}
         taskset = []
+        if args.idle_followers:
+            for c in children(matcher.pid):
+                if role(c).endswith("_follower"):
+                    for tid in os.listdir(f"/proc/{c}/task"):
+                        os.sched_setscheduler(int(tid), os.SCHED_IDLE, os.sched_param(0))
         if args.renice_followers:
             for c in children(matcher.pid):
                 if role(c) in ("history_follower", "kafka_follower"):
