@@ -1,6 +1,6 @@
 """End to end on this box: the whole durable stack, the HTTP load, and the CPU each process
 spent per accepted order — the numbers behind the projection in docs/benchmarks.md
-"End to end and projection".
+"Step 11 (issue 21): end to end, the targets, and a projection".
 
     .venv/bin/python bench/stack.py [--mode single|batch] [--orders N] [--concurrency 32]
         [--rate R] [--pin] [--no-history] [--no-kafka] [--renice-followers N] [--idle-followers]
