@@ -168,13 +168,7 @@ class JsonRpcApp:
             if body is not None:
                 await _respond(send, 400, b"")
             return
-        try:
-            status, payload = await self.handle_body(body)
-        except _Malformed:
-            status, payload = 400, b""
-        except _NotConnected:
-            status, payload = 500, b""
-        await _respond(send, status, payload)
+        await _respond(send, *await self._status_and_payload(body))
 
     async def _read_body(self, receive) -> bytes | None:
         """The request body; b"" when empty or larger than max_body (refused as soon as it
@@ -304,13 +298,16 @@ class JsonRpcApp:
         task.add_done_callback(self._tasks.discard)
 
     async def _answer(self, body: bytes, reply) -> None:
+        reply(*await self._status_and_payload(body))
+
+    async def _status_and_payload(self, body: bytes) -> tuple[int, bytes]:
+        """``handle_body``, with a malformed body answered 400 and no matcher 500 (empty)."""
         try:
-            status, payload = await self.handle_body(body)
+            return await self.handle_body(body)
         except _Malformed:
-            status, payload = 400, b""
+            return 400, b""
         except _NotConnected:
-            status, payload = 500, b""
-        reply(status, payload)
+            return 500, b""
 
     # -- requests ------------------------------------------------------------------------
     async def handle_body(self, body: bytes) -> tuple[int, bytes]:

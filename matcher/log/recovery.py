@@ -61,14 +61,8 @@ def replay(db: Db, engine, upto: int | None = None) -> int:
     pages = read_log_pages_prefetched(db, engine.oper_seq, upto)
     try:
         for rows in pages:
-            # inlined (no call per entry): the same checks as replay_entry
             for oid, tu, method, params in rows:
-                if oid != expected:
-                    raise RecoveryError(f"operation log gap: expected operation {expected}, found {oid}")
-                out = execute(method, loads(params), tu)
-                if out.error is not None or out.oper_id != oid:
-                    raise RecoveryError(f"replay of operation {oid} ({method} {params}) failed: "
-                                        f"{out.error or f'oper_id {out.oper_id}'}")
+                replay_entry(execute, loads, expected, oid, tu, method, params)
                 expected += 1
             n += len(rows)
             if gc_was:
