@@ -28,6 +28,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+from bench.workload import limit_order  # noqa: E402
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "exchange_site.settings")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 
@@ -81,14 +82,7 @@ def build_log(orders: int, warmup: int) -> tuple[int, int]:
     r = random.Random(1)
     last = warm_end = 0
     for i in range(warmup + orders):
-        uid = r.randint(1, users)
-        side = r.choice((1, 2))
-        if r.random() < 0.5:
-            price = "10100" if side == 2 else "9900"
-        else:
-            off = r.randint(1, 50)
-            price = str(10000 + off) if side == 1 else str(10000 - off)
-        last = ex("order.put_limit", [uid, "BTCUSDT", side, "0.01", price, "0.002", "0.001", "b"])
+        last = ex("order.put_limit", limit_order(r, users))
         if i == warmup - 1:
             warm_end = last
     flush()

@@ -28,43 +28,18 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "exchange_site.settings")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
-TICK = os.sysconf("SC_CLK_TCK")
-
-
-def stat(path):
-    try:
-        with open(path) as f:
-            head, tail = f.read().rsplit(")", 1)
-    except OSError:
-        return None
-    fields = tail.split()
-    return head.split("(", 1)[1], (int(fields[11]) + int(fields[12])) / TICK
+from bench.procstat import children, cpu_s, role  # noqa: E402
+from bench.workload import limit_order  # noqa: E402
 
 
 def cpu_breakdown(pid: int) -> dict:
     """Seconds of CPU: matcher event-loop thread, its other threads, each child process."""
     out = {"loop_thread": 0.0, "other_threads": 0.0}
     for tid in os.listdir(f"/proc/{pid}/task"):
-        s = stat(f"/proc/{pid}/task/{tid}/stat")
-        if s:
-            out["loop_thread" if int(tid) == pid else "other_threads"] += s[1]
-    children = []
-    for tid in os.listdir(f"/proc/{pid}/task"):  # a child is listed under the thread that started it
-        try:
-            children += open(f"/proc/{pid}/task/{tid}/children").read().split()
-        except OSError:
-            pass
-    for c in children:
-        try:
-            cmd = open(f"/proc/{c}/cmdline").read().split("\0")
-        except OSError:
-            continue
-        name = {"matcher.sinks.history_child": "history_follower",
-                "matcher.sinks.kafka_child": "kafka_follower",
-                "matcher.log.snapshot_child": "snapshot_follower"}.get(cmd[2] if len(cmd) > 2 else "", c)
-        s = stat(f"/proc/{c}/stat")
-        if s:
-            out[name] = out.get(name, 0.0) + s[1]
+        out["loop_thread" if int(tid) == pid else "other_threads"] += cpu_s(f"/proc/{pid}/task/{tid}/stat")
+    for c in children(pid):
+        name = role(c)
+        out[name] = out.get(name, 0.0) + cpu_s(f"/proc/{c}/stat")
     return out
 
 
@@ -101,15 +76,8 @@ async def load(args, port):
         r = random.Random(i)
         while count[0] > 0:
             count[0] -= 1
-            uid = r.randint(1, users)
-            side = r.choice((1, 2))
-            if r.random() < 0.5:
-                price = "10100" if side == 2 else "9900"
-            else:
-                off = r.randint(1, 50)
-                price = str(10000 + off) if side == 1 else str(10000 - off)
             t0 = time.perf_counter()
-            rep = await client.request("order.put_limit", [uid, "BTCUSDT", side, "0.01", price, "0.002", "0.001", "b"])
+            rep = await client.request("order.put_limit", limit_order(r, users))
             if rep["error"] is not None:
                 refused[0] += 1
                 reason = (rep["error"].get("data") or {}).get("reason", rep["error"]["message"])

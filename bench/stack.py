@@ -36,52 +36,11 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+from bench.procstat import children, cpu_s, role, tree  # noqa: E402
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "exchange_site.settings")
-TICK = os.sysconf("SC_CLK_TCK")
 LOAD = next((p for p in (os.path.join(ROOT, "..", "shared", "bench", "viabtc_rpc_load.py"),
                          os.path.join(ROOT, "..", "..", "shared", "bench", "viabtc_rpc_load.py"))
              if os.path.exists(p)), None)
-
-
-def cpu_s(path: str) -> float:
-    try:
-        with open(path) as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / TICK
-
-
-def children(pid: int) -> list[int]:
-    out = []
-    try:
-        tids = os.listdir(f"/proc/{pid}/task")
-    except OSError:
-        return out
-    for tid in tids:
-        try:
-            out += [int(c) for c in open(f"/proc/{pid}/task/{tid}/children").read().split()]
-        except OSError:
-            pass
-    return out
-
-
-def tree(pid: int) -> list[int]:
-    out = [pid]
-    for c in children(pid):
-        out += tree(c)
-    return out
-
-
-def role(pid: int) -> str:
-    try:
-        cmd = open(f"/proc/{pid}/cmdline").read().split("\0")
-    except OSError:
-        return "?"
-    for arg in cmd:
-        if arg.startswith("matcher.") and arg.endswith("_child"):
-            return arg.rsplit(".", 1)[1].replace("_child", "_follower")
-    return os.path.basename(cmd[0]) if cmd else "?"
 
 
 def sample(procs: dict) -> dict:
